@@ -1,0 +1,5 @@
+#include "cli/cli.hpp"
+
+namespace nabla::cli {
+int run(int, char**) { return 0; }
+}

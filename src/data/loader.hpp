@@ -1,0 +1,71 @@
+#pragma once
+// Data on disk -> mini-batches in memory. IDX (raw or gzip) and MNIST-style CSV.
+//
+// A BatchLoader hands out contiguous row-major float batches (rows x features) with their labels.
+// Each epoch's order is a function of (seed, epoch) alone, so a run can be repeated or resumed
+// exactly. When the selected samples fit in the memory budget they are held in memory (as bytes)
+// and shuffled perfectly; otherwise they are streamed from disk through a bounded buffer. Either
+// way a background thread prepares the next batches while the current one trains.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace nabla::data {
+
+// What a source holds, read from its headers (and its labels, for the class count).
+struct Info {
+  int64_t count = 0;     // samples
+  int64_t rows = 0;      // image height (CSV: 1)
+  int64_t cols = 0;      // image width (CSV: the feature count)
+  int64_t features = 0;  // rows * cols
+  int64_t classes = 0;   // max label + 1
+};
+
+// Reads and checks the headers (magic, dimensions, exact byte counts, images and labels agreeing in
+// count) and scans the labels. Throws nabla::Error naming the file and the byte offset or line.
+Info inspect(const DataSource& source, DataFormat format, bool csv_header);
+
+struct Batch {
+  const float* x = nullptr;          // rows x features, row-major, scaled
+  const int32_t* labels = nullptr;   // rows
+  int64_t rows = 0;
+  int64_t features = 0;
+};
+
+struct LoaderOptions {
+  int64_t begin = 0;                 // the samples [begin, end) of the source; end < 0: to the end
+  int64_t end = -1;
+  int64_t batch_size = 64;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  double scale = 255.0;              // x = raw / scale
+  int64_t memory_budget_bytes = int64_t(512) << 20;
+  int prefetch = 2;                  // batches prepared ahead by the background thread
+};
+
+class BatchLoader {
+ public:
+  BatchLoader(const DataSource& source, DataFormat format, bool csv_header, const LoaderOptions& options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  // Starts epoch `epoch` (0-based), abandoning whatever is left of the current one.
+  void start_epoch(int64_t epoch);
+  // The next batch of the epoch, false at its end. The batch stays valid until the next call.
+  // The last batch of an epoch may be smaller than batch_size.
+  bool next(Batch& batch);
+
+  int64_t samples() const;           // end - begin
+  int64_t features() const;
+  int64_t batches_per_epoch() const;
+  bool streaming() const;            // false when the selected samples are held in memory
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nabla::data

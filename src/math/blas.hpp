@@ -1,0 +1,24 @@
+#pragma once
+// Typed wrappers over CBLAS, so Network<float> and Network<double> run the same code and differ only
+// in which routine these pick. Row-major throughout; `ta`/`tb` say whether A/B are used transposed.
+//   C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C
+#include <cblas.h>
+
+namespace nabla {
+
+inline void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+inline void gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda,
+                 const double* b, int ldb, double beta, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// How many threads OpenBLAS may use for one call.
+inline void set_blas_threads(int n) { openblas_set_num_threads(n); }
+
+}  // namespace nabla

@@ -1,0 +1,46 @@
+#pragma once
+// A small, portable random number generator: SplitMix64 (Steele, Lea & Flood 2014). Its whole state is
+// one 64-bit word, so it is trivially saved in a checkpoint and restored, and it gives the same stream
+// on every platform and standard library (std::normal_distribution does not).
+#include <cmath>
+#include <cstdint>
+
+namespace nabla {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 0) : state_(seed) {}
+
+  // An independent stream for one purpose (initialisation, shuffling, dropout) from one user seed.
+  static Rng stream(uint64_t seed, uint64_t purpose) {
+    Rng r(seed ^ (0x9E3779B97F4A7C15ULL * (purpose + 1)));
+    r.next();
+    return r;
+  }
+
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+
+  // Uniform in [0, 1), 53 random bits.
+  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
+
+  // Standard normal by Box-Muller (the second value is discarded, so the state stays one word).
+  double normal() {
+    double u1 = 0.0;
+    while (u1 <= 0.0) u1 = uniform();
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+  uint64_t state() const { return state_; }
+  void set_state(uint64_t s) { state_ = s; }
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace nabla

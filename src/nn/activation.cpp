@@ -1,0 +1,101 @@
+#include "nn/activation.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+namespace nabla {
+
+namespace {
+
+// Logistic function, stable for large |z|: never evaluates exp of a large positive number.
+template <class T>
+T sigmoid(T z) {
+  if (z >= 0) return T(1) / (T(1) + std::exp(-z));
+  const T e = std::exp(z);
+  return e / (T(1) + e);
+}
+
+// Each row of z becomes softmax(z) = exp(z − max) / Σ exp(z − max).
+template <class T>
+void softmax_rows(T* z, const T* bias, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = z + i * cols;
+    T m = row[0] + bias[0];
+    for (int64_t j = 0; j < cols; ++j) {
+      row[j] += bias[j];
+      m = std::max(m, row[j]);
+    }
+    T sum = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      row[j] = std::exp(row[j] - m);
+      sum += row[j];
+    }
+    const T inv = T(1) / sum;
+    for (int64_t j = 0; j < cols; ++j) row[j] *= inv;
+  }
+}
+
+// One pass over the matrix: z[i, j] = f(z[i, j] + bias[j]).
+template <class T, class F>
+void map_biased(T* z, const T* bias, int64_t rows, int64_t cols, F f) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = z + i * cols;
+    for (int64_t j = 0; j < cols; ++j) row[j] = f(row[j] + bias[j]);
+  }
+}
+
+// One pass: delta[k] *= g(a[k]).
+template <class T, class G>
+void map_derivative(T* delta, const T* a, int64_t n, G g) {
+  for (int64_t k = 0; k < n; ++k) delta[k] *= g(a[k]);
+}
+
+}  // namespace
+
+template <class T>
+void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols) {
+  const T s = T(slope);
+  switch (act) {
+    case Activation::sigmoid: map_biased(z, bias, rows, cols, [](T v) { return sigmoid(v); }); break;
+    case Activation::tanh: map_biased(z, bias, rows, cols, [](T v) { return std::tanh(v); }); break;
+    case Activation::relu: map_biased(z, bias, rows, cols, [](T v) { return v > 0 ? v : T(0); }); break;
+    case Activation::leaky_relu: map_biased(z, bias, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
+    case Activation::linear: map_biased(z, bias, rows, cols, [](T v) { return v; }); break;
+    case Activation::softmax: softmax_rows(z, bias, rows, cols); break;
+  }
+}
+
+template <class T>
+void mul_derivative(Activation act, double slope, T* delta, const T* a, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  const T s = T(slope);
+  switch (act) {
+    case Activation::sigmoid: map_derivative(delta, a, n, [](T v) { return v * (T(1) - v); }); break;
+    case Activation::tanh: map_derivative(delta, a, n, [](T v) { return T(1) - v * v; }); break;
+    case Activation::relu: map_derivative(delta, a, n, [](T v) { return v > 0 ? T(1) : T(0); }); break;
+    case Activation::leaky_relu: map_derivative(delta, a, n, [s](T v) { return v > 0 ? T(1) : s; }); break;
+    case Activation::linear: break;
+    case Activation::softmax: assert(!"softmax's Jacobian is applied by the loss"); break;
+  }
+}
+
+double activate(Activation act, double slope, double z) {
+  double bias = 0;
+  if (act == Activation::softmax) return 1.0;  // a one-element row
+  bias_activate(act, slope, &z, &bias, 1, 1);
+  return z;
+}
+
+double derivative_from_output(Activation act, double slope, double a) {
+  double d = 1;
+  if (act != Activation::softmax) mul_derivative(act, slope, &d, &a, 1, 1);
+  return d;
+}
+
+template void bias_activate<float>(Activation, double, float*, const float*, int64_t, int64_t);
+template void bias_activate<double>(Activation, double, double*, const double*, int64_t, int64_t);
+template void mul_derivative<float>(Activation, double, float*, const float*, int64_t, int64_t);
+template void mul_derivative<double>(Activation, double, double*, const double*, int64_t, int64_t);
+
+}  // namespace nabla

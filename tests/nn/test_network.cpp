@@ -1,0 +1,101 @@
+// The network's forward and backward passes against values worked out by hand.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "nn/activation.hpp"
+#include "nn/network.hpp"
+
+using namespace nabla;
+
+namespace {
+
+LayerConfig dense(int units, Activation act) {
+  LayerConfig l;
+  l.type = LayerType::dense;
+  l.units = units;
+  l.activation = act;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("the seed article's circuit f(x, y, z) = (x + y) * z through backprop") {
+  // A linear network expresses the circuit: layer 0 (2 -> 1, W = [1 1]) computes q = x + y, layer 1
+  // (1 -> 1, W = [z]) computes f = q * z. With the quadratic cost and target f - 1, C = (f - t)^2 / 2
+  // has dC/df = 1, so backprop's gradients are exactly the circuit's: df/dx = df/dy = z = -4 (the
+  // input gradient) and df/dz = q = 3 (layer 1's weight gradient).
+  Network<double> net({dense(1, Activation::linear), dense(1, Activation::linear)}, 2, 1, LossKind::mse, 1);
+  auto& p = net.params();
+  const auto& t = net.tensors();
+  p[t[0].offset] = 1;      // layers.0.weight = [1 1]
+  p[t[0].offset + 1] = 1;
+  p[t[1].offset] = 0;      // layers.0.bias
+  p[t[2].offset] = -4;     // layers.1.weight = [z]
+  p[t[3].offset] = 0;      // layers.1.bias
+  const std::vector<double> xy = {-2, 5};
+  const int32_t target = -13;  // f - 1
+  const double* f = net.forward(xy.data(), 1);
+  CHECK(f[0] == -12);
+  const LossResult r = net.loss(&target, true);
+  CHECK(r.loss == doctest::Approx(0.5));
+  std::vector<double> grad_xy(2);
+  net.backward(grad_xy.data());
+  CHECK(grad_xy[0] == -4);                   // df/dx
+  CHECK(grad_xy[1] == -4);                   // df/dy
+  CHECK(net.grads()[t[2].offset] == 3);      // df/dz
+  CHECK(net.grads()[t[3].offset] == 1);      // df/d(layer 1's bias)
+  CHECK(net.grads()[t[0].offset] == 8);      // df/dW0 = z * x = -4 * -2
+  CHECK(net.grads()[t[0].offset + 1] == -20);// z * y
+}
+
+TEST_CASE("a tiny sigmoid network's forward values, worked out by hand") {
+  // 2 inputs -> 2 sigmoid units -> 2 softmax outputs.
+  // W0 = [[0.1 0.2] [0.3 -0.4]], b0 = [0.5 -0.5], W1 = [[1 -1] [2 0.5]], b1 = [0 0.25], x = [1 2]
+  // z0 = [0.1 + 0.4 + 0.5, 0.3 - 0.8 - 0.5] = [1, -1];  a0 = [σ(1), σ(-1)] = [0.7310585786, 0.2689414214]
+  // z1 = [0.7310585786 - 0.2689414214, 1.4621171573 + 0.1344707107 + 0.25] = [0.4621171573, 1.8465878680]
+  // a1 = softmax(z1): e^(0.4621171573 - 1.8465878680) = e^-1.3844707107 = 0.2504563286,
+  //      a1 = [0.2504563286 / 1.2504563286, 1 / 1.2504563286] = [0.2002919437, 0.7997080563]
+  // cross-entropy for label 1: -log 0.7997080563 = 0.2235085476
+  Network<double> net({dense(2, Activation::sigmoid), dense(2, Activation::softmax)}, 2, 2, LossKind::cross_entropy, 1);
+  net.params() = {0.1, 0.2, 0.3, -0.4, 0.5, -0.5, 1, -1, 2, 0.5, 0, 0.25};
+  const std::vector<double> x = {1, 2};
+  const double* a = net.forward(x.data(), 1);
+  CHECK(net.activations(0)[0] == doctest::Approx(0.7310585786).epsilon(1e-9));
+  CHECK(net.activations(0)[1] == doctest::Approx(0.2689414214).epsilon(1e-9));
+  CHECK(a[0] == doctest::Approx(0.2002919437).epsilon(1e-9));
+  CHECK(a[1] == doctest::Approx(0.7997080563).epsilon(1e-9));
+  const int32_t label = 1;
+  const LossResult r = net.loss(&label, false);
+  CHECK(r.loss == doctest::Approx(0.2235085476).epsilon(1e-9));
+  CHECK(r.correct == 1);
+}
+
+TEST_CASE("a batch is one matrix: the same rows give the same outputs as one at a time") {
+  Network<double> net({dense(3, Activation::tanh), dense(2, Activation::softmax)}, 4, 2, LossKind::cross_entropy, 3);
+  Rng rng(5);
+  net.initialize(rng);
+  const std::vector<double> x = {0.1, 0.2, 0.3, 0.4, -1, 0, 1, 2, 0.5, 0.5, -0.5, -0.5};
+  std::vector<double> batch(net.forward(x.data(), 3), net.forward(x.data(), 3) + 6);
+  for (int i = 0; i < 3; ++i) {
+    const double* one = net.forward(x.data() + 4 * i, 1);
+    CHECK(one[0] == doctest::Approx(batch[size_t(2 * i)]).epsilon(1e-14));
+    CHECK(one[1] == doctest::Approx(batch[size_t(2 * i + 1)]).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("every activation's derivative agrees with a double-precision central difference") {
+  const Activation acts[] = {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::leaky_relu,
+                             Activation::linear};
+  const double h = 1e-6;
+  for (Activation act : acts) {
+    for (double z : {-3.0, -0.7, -0.1, 0.2, 0.9, 2.5}) {
+      const double fd = (activate(act, 0.01, z + h) - activate(act, 0.01, z - h)) / (2 * h);
+      const double analytic = derivative_from_output(act, 0.01, activate(act, 0.01, z));
+      CAPTURE(int(act));
+      CAPTURE(z);
+      CHECK(analytic == doctest::Approx(fd).epsilon(1e-8));
+    }
+  }
+}
