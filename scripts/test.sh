@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
+scripts/get-data.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"

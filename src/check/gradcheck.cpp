@@ -176,7 +176,7 @@ void print_report(std::ostream& out, const GradcheckReport& r, const GradcheckOp
                   (long long)t.checked, (long long)t.kinks, t.normwise, t.max_error, t.pass ? "ok" : "FAIL");
     out << line << "\n";
     for (const EntryCheck& e : t.worst) {
-      std::snprintf(line, sizeof line, "%68s %-26s g = %+.10e  fd = %+.10e  err = %.2e\n", "", e.name.c_str(), e.analytic,
+      std::snprintf(line, sizeof line, "    %-26s g = %+.10e  fd = %+.10e  err = %.2e\n", e.name.c_str(), e.analytic,
                     e.numeric, e.error);
       out << line;
     }

@@ -1,0 +1,61 @@
+#include "cli/summary.hpp"
+
+#include <cstdio>
+#include <ostream>
+#include <string>
+
+namespace nabla {
+
+namespace {
+
+// 1234567 -> "1,234,567"
+std::string grouped(int64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
+  return s;
+}
+
+void row(std::ostream& out, const std::string& layer, const std::string& shape, int64_t params, int64_t flops) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%-28s %-14s %14s %16s\n", layer.c_str(), shape.c_str(), grouped(params).c_str(),
+                grouped(flops).c_str());
+  out << line;
+}
+
+}  // namespace
+
+// FLOPs count a multiply-add as two (2·in·out for a dense layer's product), plus one per unit for
+// the bias and one per unit for the activation; dropout and the loss are not counted.
+void print_model_summary(std::ostream& out, const Config& c, const DataPlan& plan) {
+  const std::string rule(75, '-');
+  out << "Model \"" << c.name << "\"\n" << rule << "\n";
+  char head[160];
+  std::snprintf(head, sizeof head, "%-28s %-14s %14s %16s\n", "layer (activation)", "output shape", "parameters",
+                "FLOPs/sample");
+  out << head << rule << "\n";
+  int64_t in = plan.train.features, total_params = 0, total_flops = 0;
+  row(out, "input", "(" + std::to_string(in) + ")", 0, 0);
+  int dense_index = 0;
+  for (const LayerConfig& l : c.layers) {
+    if (l.type == LayerType::dropout) {
+      char name[64];
+      std::snprintf(name, sizeof name, "dropout (rate %g)", l.rate);
+      row(out, name, "(" + std::to_string(in) + ")", 0, 0);
+      continue;
+    }
+    const int64_t units = l.units > 0 ? l.units : plan.classes;
+    const int64_t params = in * units + units;
+    const int64_t flops = 2 * in * units + 2 * units;
+    row(out, "layers." + std::to_string(dense_index++) + " dense (" + to_string(l.activation) + ")",
+        "(" + std::to_string(units) + ")", params, flops);
+    total_params += params;
+    total_flops += flops;
+    in = units;
+  }
+  out << rule << "\n";
+  row(out, "total", "", total_params, total_flops);
+  out << "loss " << to_string(c.loss) << "; training a sample costs about 3x its forward FLOPs ("
+      << grouped(3 * total_flops) << ")\n";
+}
+
+}  // namespace nabla

@@ -1,0 +1,12 @@
+#pragma once
+// The model summary printed by --dry-run, in the manner of Keras' model.summary().
+#include <iosfwd>
+
+#include "config/config.hpp"
+#include "train/trainer.hpp"
+
+namespace nabla {
+
+void print_model_summary(std::ostream& out, const Config& config, const DataPlan& plan);
+
+}  // namespace nabla

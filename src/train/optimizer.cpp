@@ -1,0 +1,63 @@
+#include "train/optimizer.hpp"
+
+#include <cmath>
+
+namespace nabla {
+
+Optimizer::Optimizer(const OptimizerConfig& config, size_t parameters) : c_(config), n_(parameters) {
+  size_t buffers = 0;
+  if (c_.type == OptimizerKind::sgd) buffers = c_.momentum > 0 ? 1 : 0;
+  else buffers = 2;
+  state_.assign(buffers * n_, 0.0f);
+}
+
+void Optimizer::step(float* theta, const float* grad, double lr_d) {
+  ++t_;
+  const size_t n = n_;
+  const float lr = float(lr_d), wd = float(c_.weight_decay);
+  switch (c_.type) {
+    case OptimizerKind::sgd: {
+      const float mu = float(c_.momentum);
+      if (mu == 0) {
+        for (size_t k = 0; k < n; ++k) theta[k] -= lr * (grad[k] + wd * theta[k]);
+        return;
+      }
+      float* v = state_.data();
+      if (c_.nesterov) {
+        for (size_t k = 0; k < n; ++k) {
+          const float g = grad[k] + wd * theta[k];
+          v[k] = mu * v[k] + g;
+          theta[k] -= lr * (g + mu * v[k]);
+        }
+      } else {
+        for (size_t k = 0; k < n; ++k) {
+          v[k] = mu * v[k] + grad[k] + wd * theta[k];
+          theta[k] -= lr * v[k];
+        }
+      }
+      return;
+    }
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw: {
+      const float b1 = float(c_.beta1), b2 = float(c_.beta2), eps = float(c_.epsilon);
+      const double t = double(t_);
+      const float c1 = float(1.0 / (1.0 - std::pow(c_.beta1, t)));           // bias corrections
+      const float c2 = float(1.0 / std::sqrt(1.0 - std::pow(c_.beta2, t)));
+      const bool decoupled = c_.type == OptimizerKind::adamw;
+      const float l2 = decoupled ? 0.0f : wd;
+      const float shrink = decoupled ? 1.0f - lr * wd : 1.0f;
+      float* m = state_.data();
+      float* v = state_.data() + n;
+      for (size_t k = 0; k < n; ++k) {
+        const float g = grad[k] + l2 * theta[k];
+        m[k] = b1 * m[k] + (1 - b1) * g;
+        v[k] = b2 * v[k] + (1 - b2) * g * g;
+        // PyTorch: θ −= η · (m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε)
+        theta[k] = theta[k] * shrink - lr * (m[k] * c1) / (std::sqrt(v[k]) * c2 + eps);
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace nabla

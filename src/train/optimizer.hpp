@@ -1,0 +1,38 @@
+#pragma once
+// Optimisers: each step is one loop over the flat parameter and gradient buffers. The conventions are
+// PyTorch's (torch.optim.SGD, Adam, AdamW), so that runs can be compared step for step:
+//
+//   sgd:    g ← g + λθ;  v ← μv + g;  step = g + μv (nesterov) or v (μ > 0) or g;  θ ← θ − η·step
+//   adam:   g ← g + λθ;  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
+//           θ ← θ − η·m̂ / (√v̂ + ε),  m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+//   adamw:  θ ← θ(1 − ηλ), then adam without the λθ term (decoupled weight decay)
+//
+// λ (weight_decay) applies to every parameter, biases included, as in PyTorch.
+#include <cstdint>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace nabla {
+
+class Optimizer {
+ public:
+  Optimizer(const OptimizerConfig& config, size_t parameters);
+
+  // One update of params by grads at learning rate lr.
+  void step(float* params, const float* grads, double lr);
+
+  // The state, for checkpoints: the step count and the moment buffers (velocity for sgd; m then v
+  // for adam and adamw; empty for plain sgd).
+  int64_t steps() const { return t_; }
+  void set_steps(int64_t t) { t_ = t; }
+  std::vector<float>& state() { return state_; }
+
+ private:
+  OptimizerConfig c_;
+  size_t n_;
+  int64_t t_ = 0;
+  std::vector<float> state_;
+};
+
+}  // namespace nabla

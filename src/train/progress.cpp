@@ -1,0 +1,46 @@
+#include "train/progress.hpp"
+
+#include <cstdio>
+
+namespace nabla {
+
+ProgressDisplay::ProgressDisplay(Progress mode, int64_t epochs, int64_t batches_per_epoch)
+    : mode_(mode), epochs_(epochs), batches_(batches_per_epoch) {}
+
+void ProgressDisplay::start_epoch(int64_t epoch) {
+  epoch_ = epoch;
+  epoch_start_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
+void ProgressDisplay::batch(int64_t done, double loss, double accuracy, double samples_per_second, double lr) {
+  if (mode_ != Progress::bar) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (done != batches_ && now - last_draw_ < std::chrono::milliseconds(100)) return;  // ~10 redraws a second
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
+  const double eta = done > 0 ? elapsed * double(batches_ - done) / double(done) : 0;
+  constexpr int width = 24;
+  const int filled = int(width * done / std::max<int64_t>(batches_, 1));
+  char bar[width + 1];
+  for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : '-';
+  bar[width] = 0;
+  std::printf("\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f samples/s  lr %.3g  ETA %d:%02d",
+              (long long)epoch_, (long long)epochs_, bar, (long long)done, (long long)batches_, loss, 100 * accuracy,
+              samples_per_second, lr, int(eta) / 60, int(eta) % 60);
+  std::fflush(stdout);
+}
+
+void ProgressDisplay::end_epoch(const std::string& summary) {
+  if (mode_ == Progress::quiet) return;
+  if (mode_ == Progress::bar) std::printf("\r\033[K");
+  std::printf("%s\n", summary.c_str());
+  std::fflush(stdout);
+}
+
+void ProgressDisplay::message(const std::string& line) {
+  if (mode_ == Progress::quiet) return;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace nabla
