@@ -63,6 +63,11 @@ class BatchLoader {
   int64_t batches_per_epoch() const;
   bool streaming() const;            // false when the selected samples are held in memory
 
+  // The memory the loader holds: samples (in memory or the streaming buffer), the orders, the batch
+  // ring, file buffers. At most memory_budget_bytes, unless the budget is below the minimum of one
+  // sample, the ring and the file buffers.
+  int64_t buffer_bytes() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

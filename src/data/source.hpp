@@ -1,0 +1,51 @@
+#pragma once
+// One split on disk, IDX images + labels or one CSV file, read sample by sample: the layer between
+// the file formats and the BatchLoader. Features come out as held in memory (Dtype: u8 as stored,
+// or native float32), labels as int32.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "data/idx.hpp"
+
+namespace nabla::data {
+
+struct Layout {
+  int64_t count = 0;
+  int64_t rows = 0, cols = 0;
+  int64_t features = 0;
+  Dtype dtype = Dtype::u8;
+  int64_t sample_bytes() const { return features * dtype_bytes(dtype); }
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  const Layout& layout() const { return layout_; }
+  const std::string& path() const { return path_; }  // the images or CSV file, for messages
+
+  // True for raw IDX, which read_at() can read anywhere; gzip and CSV are read front to back.
+  virtual bool random_access() const = 0;
+  // Sequential reading continues at sample `first` (gzip and CSV: from the start of the file again).
+  virtual void seek(int64_t first) = 0;
+  // The next n samples: features into x (n x features of the Dtype), labels into y.
+  virtual void read(int64_t n, void* x, int32_t* y) = 0;
+  // random_access() only: the samples [first, first + n).
+  virtual void read_at(int64_t first, int64_t n, void* x, int32_t* y) = 0;
+  // After the last sample was read: checks that nothing follows it (gzip: and the CRCs).
+  virtual void finish() = 0;
+  // Checks every byte or row of the source; returns max label + 1.
+  virtual int64_t check_all() = 0;
+  // The memory the reader holds (file buffers, zlib state), for the loader's budget.
+  virtual int64_t buffer_bytes() const = 0;
+
+ protected:
+  Layout layout_;
+  std::string path_;
+};
+
+// Opens and checks the headers (IDX: magic, dimensions, raw file sizes, equal counts; CSV: a full scan).
+std::unique_ptr<Source> open_source(const DataSource& source, DataFormat format, bool csv_header);
+
+}  // namespace nabla::data
