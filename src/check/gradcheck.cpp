@@ -52,14 +52,16 @@ std::string entry_name(const std::string& tensor, const std::vector<int64_t>& sh
 
 }  // namespace
 
-Gradients backprop(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels) {
+Gradients backprop(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
+                    const Rng* masks) {
   Gradients g;
   const int64_t rows = int64_t(labels.size());
   g.input.resize(x.size());
   std::vector<double> times;
   for (int rep = 0; rep < 5; ++rep) {
+    Rng dropout = masks ? *masks : Rng();
     const auto t0 = Clock::now();
-    net.forward(x.data(), rows);
+    net.forward(x.data(), rows, masks ? &dropout : nullptr);
     g.loss = net.loss(labels.data(), true).loss;
     net.backward(g.input.data());
     times.push_back(seconds_since(t0));
@@ -71,27 +73,30 @@ Gradients backprop(Network<double>& net, const std::vector<double>& x, const std
 }
 
 GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
-                          const GradcheckOptions& options) {
-  return gradcheck(net, x, labels, backprop(net, x, labels), options);
+                          const GradcheckOptions& options, const Rng* masks) {
+  return gradcheck(net, x, labels, backprop(net, x, labels, masks), options, masks);
 }
 
 GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in, const std::vector<int32_t>& labels,
-                          const Gradients& analytic, const GradcheckOptions& opt) {
+                          const Gradients& analytic, const GradcheckOptions& opt, const Rng* masks) {
   GradcheckReport report;
   const int64_t rows = int64_t(labels.size());
   std::vector<double> x = x_in;  // perturbed in place for ∂C/∂x
 
   auto cost = [&]() {
-    net.forward(x.data(), rows);
+    Rng dropout = masks ? *masks : Rng();  // the same masks every time
+    net.forward(x.data(), rows, masks ? &dropout : nullptr);
     return net.loss(labels.data(), false).loss;
   };
   report.loss = cost();
+  double z_max = 0;
+  for (int64_t k = 0; k < rows * net.outputs(); ++k) z_max = std::max(z_max, std::abs(net.output_z()[k]));
   report.backprop_seconds = analytic.seconds;
   const uint64_t base_signature = kink_signature(net, rows);
   report.parameters = int64_t(net.params().size());
 
   const double u = 0x1.0p-53;
-  const double noise = 16 * u * std::max(std::abs(report.loss), 1.0) / opt.epsilon + opt.epsilon * opt.epsilon;
+  const double noise = 16 * u * std::max({std::abs(report.loss), z_max, 1.0}) / opt.epsilon + opt.epsilon * opt.epsilon;
   const double s = opt.floor >= 0 ? opt.floor : noise / opt.tolerance;
   report.floor = s;
 
@@ -166,7 +171,7 @@ GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in,
 void print_report(std::ostream& out, const GradcheckReport& r, const GradcheckOptions& opt) {
   char line[512];
   std::snprintf(line, sizeof line, "loss C = %.10g; eps = %.1e, tolerance = %.1e, floor s = %.2e%s\n", r.loss, opt.epsilon,
-                opt.tolerance, r.floor, opt.floor >= 0 ? " (set)" : " (= (16u*max(|C|,1)/eps + eps^2) / tolerance)");
+                opt.tolerance, r.floor, opt.floor >= 0 ? " (set)" : " (= (16u*max(|C|,max|z|,1)/eps + eps^2) / tolerance)");
   out << line;
   std::snprintf(line, sizeof line, "%-18s %9s %8s %6s %11s %11s  %s\n", "tensor", "entries", "checked", "kinks", "norm-wise",
                 "worst", "worst entries (backprop g, finite difference, error)");

@@ -8,14 +8,19 @@
 // Error measures. Per tensor, the norm-wise relative error ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖); per entry,
 // |g − ĝ| / max(|g|, |ĝ|, s). The floor s keeps harmless tiny gradients from failing: a finite
 // difference is itself only good to about
-//     noise = κ·u·max(|C|, 1)/ε + ε²        (rounding of C, with u = 2⁻⁵³ and κ = 16 for the
-//                                             accumulated rounding of a forward pass; truncation,
-//                                             taking |C‴|/6 ≤ 1)
+//     noise = κ·u·max(|C|, max|zᴸ|, 1)/ε + ε²   (rounding of C, with u = 2⁻⁵³ and κ = 16 for
+//                                             the accumulated rounding of a forward pass, and the
+//                                             largest output z since log Σ exp z rounds at its
+//                                             scale; truncation, taking |C‴|/6 ≤ 1)
 // so a gradient smaller than s = noise / tolerance cannot be resolved to the tolerance, and for it
 // the check asks |g − ĝ| ≤ tolerance·s = noise instead. The norm-wise error uses the same floor,
 // scaled by √(entries checked). Both must be under the tolerance (1e-6 by default: double precision
 // central differences are good to ~1e-10 relative for gradients above s, so 1e-6 leaves four
 // orders of margin while a single wrong term in a gradient shows up as an error of order 1).
+//
+// Dropout: with a `masks` generator the network runs in training mode and every forward pass starts
+// from a copy of it, so C(θ ± ε) and backprop all see the same dropout masks and the gradient of
+// the dropped-out network is checked exactly; without one, dropout is off.
 //
 // Kinks: where relu or leaky_relu units change sides between θ − ε and θ + ε, the loss is not
 // differentiable inside the interval and the finite difference is meaningless; such entries are
@@ -74,16 +79,17 @@ struct Gradients {
   double seconds = 0;          // one forward + one backward, the median of five
 };
 
-Gradients backprop(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels);
+Gradients backprop(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
+                    const Rng* masks = nullptr);
 
 // Checks `analytic` against finite differences of net's loss on the batch x (rows x inputs) with
 // labels. The network's parameters are restored exactly afterwards.
 GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
-                          const Gradients& analytic, const GradcheckOptions& options);
+                          const Gradients& analytic, const GradcheckOptions& options, const Rng* masks = nullptr);
 
-// The check of backprop itself: gradcheck(net, x, labels, backprop(net, x, labels), options).
+// The check of backprop itself: gradcheck(net, x, labels, backprop(net, x, labels, masks), options, masks).
 GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
-                          const GradcheckOptions& options);
+                          const GradcheckOptions& options, const Rng* masks = nullptr);
 
 // The report as a table, with the cost comparison and PASS or FAIL last.
 void print_report(std::ostream& out, const GradcheckReport& report, const GradcheckOptions& options);

@@ -11,6 +11,7 @@
 #include "cli/summary.hpp"
 #include "config/config.hpp"
 #include "data/loader.hpp"
+#include "io/checkpoint.hpp"
 #include "math/blas.hpp"
 #include "train/trainer.hpp"
 #include "util/error.hpp"
@@ -24,31 +25,48 @@ namespace {
 // Exit codes, documented in the README.
 constexpr int kOk = 0;
 constexpr int kCheckFailed = 1;  // --gradcheck found a wrong gradient
-constexpr int kBadInput = 2;     // a bad flag, config, data file
-constexpr int kDiverged = 3;     // training stopped on a non-finite loss
+constexpr int kBadInput = 2;     // a bad flag, config, data file or checkpoint
+constexpr int kDiverged = 3;     // training stopped on a non-finite loss or gradient
+// A signal stops training with 128 + its number (130 for SIGINT, 143 for SIGTERM), as a shell would.
 
 struct TrainFlags {
   std::string config;
   std::string out;
+  std::string resume;
   std::vector<std::string> sets;
   int64_t epochs = 0, threads = 0;
   uint64_t seed = 0;
-  bool seed_given = false, dry_run = false, gradcheck = false, quiet = false;
+  bool dry_run = false, gradcheck = false, quiet = false;
   int64_t check_batch = 8, check_samples = 200;
   double check_epsilon = 1e-5, check_tolerance = 1e-6, check_floor = -1;
   bool check_no_input = false;
 };
 
-// A run folder that holds no run yet: runs/NAME, else runs/NAME-2, runs/NAME-3, ...
+struct EvalFlags {
+  std::string checkpoint;
+  std::string images, labels, csv;
+  bool csv_header = false, json = false;
+  int64_t threads = 0;
+};
+
+std::string fixed(const char* fmt, double x) {
+  char b[64];
+  std::snprintf(b, sizeof b, fmt, x);
+  return b;
+}
+
+// A run folder that holds nothing yet: runs/NAME, else runs/NAME-2, runs/NAME-3, ...
 std::string default_run_dir(const std::string& name) {
   for (int i = 1;; ++i) {
     const fs::path p = fs::path("runs") / (i == 1 ? name : name + "-" + std::to_string(i));
-    if (!fs::exists(p / "metrics.jsonl")) return p.string();
+    std::error_code ec;
+    if (!fs::exists(p, ec) || (fs::is_directory(p, ec) && fs::is_empty(p, ec))) return p.string();
   }
 }
 
-int dry_run(const Config& config) {
+int dry_run(const Config& config, bool quiet) {
   const DataPlan plan = plan_data(config);
+  if (quiet) return kOk;
   std::cout << to_json(config).dump(2) << "\n\n";
   print_model_summary(std::cout, config, plan);
   std::cout << "data: " << plan.train_samples << " training + " << config.data.validation << " validation samples ("
@@ -77,10 +95,14 @@ int gradcheck(const Config& config, const TrainFlags& f) {
   const std::vector<double> x(b.x, b.x + b.rows * b.features);
   const std::vector<int32_t> labels(b.labels, b.labels + b.rows);
 
-  // The very network that trains, in double precision; dropout is off (evaluation mode).
+  // The very network that trains, in double precision, with the training run's initial weights.
   Network<double> net(config.layers, plan.train.features, plan.classes, config.loss, rows);
   Rng init = Rng::stream(config.training.seed, 0);
   net.initialize(init);
+  // Dropout stays on, with masks fixed for the whole check (the training run's first ones).
+  bool dropout = false;
+  for (const LayerConfig& l : config.layers) dropout = dropout || l.type == LayerType::dropout;
+  const Rng masks = Rng::stream(config.training.seed, 2);
 
   GradcheckOptions o;
   o.per_tensor = f.check_samples;
@@ -89,34 +111,134 @@ int gradcheck(const Config& config, const TrainFlags& f) {
   o.floor = f.check_floor;
   o.check_input = !f.check_no_input;
   o.seed = config.training.seed;
-  std::cout << "gradcheck " << config.path << ": " << rows << " training samples, double precision, "
-            << (o.per_tensor > 0 ? std::to_string(o.per_tensor) + " random entries per tensor (all if fewer)"
-                                 : std::string("every entry"))
-            << "\n";
-  const GradcheckReport r = nabla::gradcheck(net, x, labels, o);
-  print_report(std::cout, r, o);
+  const GradcheckReport r = nabla::gradcheck(net, x, labels, o, dropout ? &masks : nullptr);
+  if (!f.quiet || !r.pass) {
+    std::cout << "gradcheck " << config.path << ": " << rows << " training samples, double precision, "
+              << (o.per_tensor > 0 ? std::to_string(o.per_tensor) + " random entries per tensor (all if fewer)"
+                                   : std::string("every entry"))
+              << (dropout ? ", dropout on with fixed masks" : "") << "\n";
+    print_report(std::cout, r, o);
+  }
   return r.pass ? kOk : kCheckFailed;
 }
 
 int train_command(const TrainFlags& f) {
   std::vector<std::string> sets = f.sets;  // the shorthand flags are --set overrides, validated alike
   if (f.epochs) sets.push_back("training.epochs=" + std::to_string(f.epochs));
-  if (f.seed_given) sets.push_back("training.seed=" + std::to_string(f.seed));
+  if (f.seed != uint64_t(-1)) sets.push_back("training.seed=" + std::to_string(f.seed));
   if (f.threads) sets.push_back("training.threads=" + std::to_string(f.threads));
   const Config config = load_config(f.config, sets);
-  if (f.dry_run) return dry_run(config);
+  if (f.dry_run) return dry_run(config, f.quiet);
   if (f.gradcheck) return gradcheck(config, f);
 
   TrainOptions o;
-  o.out_dir = f.out.empty() ? default_run_dir(config.name) : f.out;
+  o.resume = f.resume;
+  o.out_dir = !f.out.empty() ? f.out : !f.resume.empty() ? run_dir_of(f.resume) : default_run_dir(config.name);
   o.progress = f.quiet ? Progress::quiet : isatty(STDOUT_FILENO) ? Progress::bar : Progress::lines;
-  if (!f.quiet) std::cout << "training " << config.name << " into " << o.out_dir << "\n";
+  if (!f.quiet)
+    std::cout << (f.resume.empty() ? "training " + config.name : "resuming " + config.name + " from " + f.resume)
+              << " into " << o.out_dir << "\n";
   const TrainResult r = train(config, o);
   if (!f.quiet) {
+    for (const std::string& n : r.notes) std::cout << n << "\n";
     std::cout << "done: " << r.epochs_run << " epochs";
-    if (r.best_epoch) std::cout << ", best " << config.training.early_stopping.metric << " " << r.best_metric
-                                << " at epoch " << r.best_epoch;
-    std::cout << "; run folder " << o.out_dir << "\n";
+    if (config.data.validation > 0)
+      std::cout << ", best " << config.training.early_stopping.metric << " " << fixed("%.4f", r.best_metric)
+                << " at epoch " << r.best_epoch;
+    std::cout << "; run folder " << o.out_dir << ", best checkpoint " << o.out_dir
+              << "/checkpoints/best.safetensors\n";
+  }
+  return kOk;
+}
+
+int eval_command(const EvalFlags& f) {
+  const io::Checkpoint ck = io::load_checkpoint(f.checkpoint);
+  const Config& c = ck.config;
+  set_blas_threads(int(f.threads ? f.threads : c.training.threads));
+
+  DataSource source = c.data.test;
+  DataFormat format = c.data.format;
+  bool header = c.data.csv_header;
+  if (!f.csv.empty()) {
+    source = DataSource{};
+    source.csv = f.csv;
+    format = DataFormat::csv;
+    header = f.csv_header;
+  } else if (!f.images.empty()) {
+    source = DataSource{};
+    source.images = f.images;
+    source.labels = f.labels;
+    format = DataFormat::idx;
+  } else if (!source.present()) {
+    throw Error(f.checkpoint, "", "its config has no test set: give --images and --labels, or --csv");
+  }
+  const data::Info info = data::inspect(source, format, header);
+  const std::string name = source.csv.empty() ? source.images : source.csv;
+  if (info.features != ck.inputs)
+    throw Error(name, "", "has " + std::to_string(info.features) + " features a sample, the checkpoint's network takes " +
+                              std::to_string(ck.inputs));
+  const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
+  if (info.classes > classes)
+    throw Error(source.csv.empty() ? source.labels : source.csv, "",
+                "has label " + std::to_string(info.classes - 1) + " but the checkpoint's network has " +
+                    std::to_string(classes) + " classes");
+
+  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss, std::min(c.training.batch_size, info.count));
+  net.params() = ck.params;
+  data::LoaderOptions lo;
+  lo.batch_size = c.training.batch_size;  // the trainer's batches, so the figures match its metrics exactly
+  lo.shuffle = false;
+  lo.scale = c.data.scale;
+  lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
+  data::BatchLoader loader(source, format, header, lo);
+  const Evaluation e = evaluate(net, loader, classes);
+
+  std::vector<int64_t> per_class_total(size_t(classes), 0), per_class_correct(size_t(classes), 0);
+  for (int64_t t = 0; t < classes; ++t)
+    for (int64_t p = 0; p < classes; ++p) {
+      per_class_total[size_t(t)] += e.confusion[size_t(t * classes + p)];
+      if (t == p) per_class_correct[size_t(t)] += e.confusion[size_t(t * classes + p)];
+    }
+  int64_t correct = 0;
+  for (int64_t k : per_class_correct) correct += k;
+
+  if (f.json) {
+    nlohmann::ordered_json j;
+    j["checkpoint"] = f.checkpoint;
+    j["epoch"] = ck.state.epoch;
+    j["data"] = name;
+    j["samples"] = e.samples;
+    j["loss"] = e.loss;
+    j["accuracy"] = e.accuracy;
+    j["correct"] = correct;
+    auto& pc = j["per_class_accuracy"] = nlohmann::ordered_json::array();
+    for (int64_t t = 0; t < classes; ++t)
+      pc.push_back(per_class_total[size_t(t)]
+                       ? nlohmann::ordered_json(double(per_class_correct[size_t(t)]) / double(per_class_total[size_t(t)]))
+                       : nlohmann::ordered_json());
+    auto& cm = j["confusion"] = nlohmann::ordered_json::array();
+    for (int64_t t = 0; t < classes; ++t)
+      cm.push_back(std::vector<int64_t>(e.confusion.begin() + t * classes, e.confusion.begin() + (t + 1) * classes));
+    std::cout << j.dump() << "\n";
+    return kOk;
+  }
+  std::cout << "checkpoint " << f.checkpoint << " (epoch " << ck.state.epoch << ", step " << ck.state.step << ")\n"
+            << "data " << name << ": " << e.samples << " samples\n"
+            << "loss " << fixed("%.4f", e.loss) << "  accuracy " << fixed("%.2f%%", 100 * e.accuracy) << " ("
+            << correct << "/" << e.samples << ")\n\nper-class accuracy:\n";
+  for (int64_t t = 0; t < classes; ++t)
+    std::cout << "  class " << t << ": "
+              << (per_class_total[size_t(t)]
+                      ? fixed("%6.2f%%", 100.0 * double(per_class_correct[size_t(t)]) / double(per_class_total[size_t(t)]))
+                      : std::string("     -"))
+              << " (" << per_class_correct[size_t(t)] << "/" << per_class_total[size_t(t)] << ")\n";
+  std::cout << "\nconfusion matrix (rows: true class, columns: predicted class):\n     ";
+  for (int64_t p = 0; p < classes; ++p) std::cout << fixed("%6.0f", double(p));
+  std::cout << "\n";
+  for (int64_t t = 0; t < classes; ++t) {
+    std::cout << fixed("%5.0f", double(t));
+    for (int64_t p = 0; p < classes; ++p) std::cout << fixed("%6.0f", double(e.confusion[size_t(t * classes + p)]));
+    std::cout << "\n";
   }
   return kOk;
 }
@@ -129,24 +251,40 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "nabla 0.1.0");
 
   TrainFlags f;
+  f.seed = uint64_t(-1);  // not given
   CLI::App* train = app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
   train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required()->check(CLI::ExistingFile);
-  train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that holds a run)");
+  train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
+  train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only epochs, learning rate, threads, checkpoint cadence)");
   train->add_option("--epochs", f.epochs, "Override training.epochs")->check(CLI::PositiveNumber);
-  train->add_option("--seed", f.seed, "Override training.seed")->each([&](const std::string&) { f.seed_given = true; });
+  train->add_option("--seed", f.seed, "Override training.seed")->check(CLI::Range(uint64_t(0), uint64_t(-2)));
   train->add_option("--threads", f.threads, "Override training.threads (also the BLAS threads)")->check(CLI::Range(1, 64));
   train->add_option("--set", f.sets, "Override any config key: PATH=VALUE, e.g. optimizer.learning_rate=0.1 (repeatable)");
   train->add_flag("--dry-run", f.dry_run, "Validate the config and the data headers, print the resolved config and a model summary, train nothing");
   train->add_flag("--gradcheck", f.gradcheck, "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");
-  train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors");
+  train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors (and a failing gradient check's report)");
   auto* gc = "Gradient check";
-  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (first of the file)")->check(CLI::Range(1, 4096))->group(gc);
+  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->check(CLI::Range(1, 4096))->group(gc);
   train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->check(CLI::NonNegativeNumber)->group(gc);
   train->add_option("--check-epsilon", f.check_epsilon, "Finite-difference step")->check(CLI::Range(1e-12, 1e-1))->group(gc);
   train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(CLI::Range(1e-15, 1.0))->group(gc);
   train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(CLI::NonNegativeNumber)->group(gc);
   train->add_flag("--check-no-input", f.check_no_input, "Do not check the gradient with respect to the input")->group(gc);
   train->get_option("--dry-run")->excludes("--gradcheck");
+  train->get_option("--resume")->excludes("--dry-run")->excludes("--gradcheck");
+
+  EvalFlags ef;
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix");
+  eval->add_option("checkpoint", ef.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
+  auto* images = eval->add_option("--images", ef.images, "IDX images to evaluate on (default: the config's test set)");
+  auto* labels = eval->add_option("--labels", ef.labels, "IDX labels for --images");
+  auto* csv = eval->add_option("--csv", ef.csv, "A CSV file to evaluate on (label first)");
+  eval->add_flag("--csv-header", ef.csv_header, "The CSV file's first row is a header");
+  eval->add_flag("--json", ef.json, "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
+  eval->add_option("--threads", ef.threads, "BLAS threads (default: the config's)")->check(CLI::Range(1, 64));
+  images->needs(labels);
+  labels->needs(images);
+  csv->excludes(images)->excludes(labels);
 
   try {
     app.parse(argc, argv);
@@ -156,6 +294,10 @@ int run(int argc, char** argv) {
   }
   try {
     if (*train) return train_command(f);
+    if (*eval) return eval_command(ef);
+  } catch (const Interrupted& e) {
+    std::cerr << e.what() << "\n";
+    return 128 + e.signal;
   } catch (const Diverged& e) {
     std::cerr << e.what() << "\n";
     return kDiverged;
@@ -164,6 +306,12 @@ int run(int argc, char** argv) {
     return kBadInput;
   } catch (const Error& e) {
     std::cerr << e.what() << "\n";
+    return kBadInput;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "out of memory: the network, batch or data is too large for this machine\n";
+    return kBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
     return kBadInput;
   }
   return kOk;

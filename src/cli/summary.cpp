@@ -10,9 +10,20 @@ namespace {
 
 // 1234567 -> "1,234,567"
 std::string grouped(int64_t n) {
-  std::string s = std::to_string(n);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
+  const std::string digits = std::to_string(n);
+  std::string s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
+    s += digits[i];
+  }
   return s;
+}
+
+// 784 -> "(784)"
+std::string shape(int64_t units) {
+  char b[32];
+  std::snprintf(b, sizeof b, "(%lld)", (long long)units);
+  return b;
 }
 
 void row(std::ostream& out, const std::string& layer, const std::string& shape, int64_t params, int64_t flops) {
@@ -34,20 +45,21 @@ void print_model_summary(std::ostream& out, const Config& c, const DataPlan& pla
                 "FLOPs/sample");
   out << head << rule << "\n";
   int64_t in = plan.train.features, total_params = 0, total_flops = 0;
-  row(out, "input", "(" + std::to_string(in) + ")", 0, 0);
+  row(out, "input", shape(in), 0, 0);
   int dense_index = 0;
   for (const LayerConfig& l : c.layers) {
     if (l.type == LayerType::dropout) {
       char name[64];
       std::snprintf(name, sizeof name, "dropout (rate %g)", l.rate);
-      row(out, name, "(" + std::to_string(in) + ")", 0, 0);
+      row(out, name, shape(in), 0, 0);
       continue;
     }
     const int64_t units = l.units > 0 ? l.units : plan.classes;
     const int64_t params = in * units + units;
     const int64_t flops = 2 * in * units + 2 * units;
-    row(out, "layers." + std::to_string(dense_index++) + " dense (" + to_string(l.activation) + ")",
-        "(" + std::to_string(units) + ")", params, flops);
+    char name[64];
+    std::snprintf(name, sizeof name, "layers.%d dense (%s)", dense_index++, to_string(l.activation));
+    row(out, name, shape(units), params, flops);
     total_params += params;
     total_flops += flops;
     in = units;

@@ -11,19 +11,21 @@ class Rng {
  public:
   explicit Rng(uint64_t seed = 0) : state_(seed) {}
 
-  // An independent stream for one purpose (initialisation, shuffling, dropout) from one user seed.
-  static Rng stream(uint64_t seed, uint64_t purpose) {
-    Rng r(seed ^ (0x9E3779B97F4A7C15ULL * (purpose + 1)));
-    r.next();
-    return r;
-  }
-
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+  // SplitMix64's finaliser: a bijective mix of 64 bits.
+  static uint64_t mix(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
   }
+
+  // An independent stream for one purpose (initialisation, shuffling, dropout) from one user seed.
+  // The starting points are hashed apart, so no two streams of one seed sit a few steps from each
+  // other on SplitMix64's single cycle (a plain seed ^ constant would for seeds like 0).
+  static Rng stream(uint64_t seed, uint64_t purpose) {
+    return Rng(mix(mix(seed) ^ mix(0xD1B54A32D192ED03ULL * (purpose + 1))));
+  }
+
+  uint64_t next() { return mix(state_ += 0x9E3779B97F4A7C15ULL); }
 
   // Uniform in [0, 1), 53 random bits.
   double uniform() { return double(next() >> 11) * 0x1.0p-53; }

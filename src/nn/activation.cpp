@@ -16,32 +16,47 @@ T sigmoid(T z) {
   return e / (T(1) + e);
 }
 
-// Each row of z becomes softmax(z) = exp(z − max) / Σ exp(z − max).
+// z += bias, then each row of a becomes softmax(z) = exp(z − max) / Σ exp(z − max). a may be z.
 template <class T>
-void softmax_rows(T* z, const T* bias, int64_t rows, int64_t cols) {
+void softmax_rows(T* z, const T* bias, T* a, int64_t rows, int64_t cols) {
   for (int64_t i = 0; i < rows; ++i) {
-    T* row = z + i * cols;
-    T m = row[0] + bias[0];
+    T* zi = z + i * cols;
+    T* ai = a + i * cols;
+    T m = zi[0] + bias[0];
     for (int64_t j = 0; j < cols; ++j) {
-      row[j] += bias[j];
-      m = std::max(m, row[j]);
+      zi[j] += bias[j];
+      m = std::max(m, zi[j]);
     }
     T sum = 0;
     for (int64_t j = 0; j < cols; ++j) {
-      row[j] = std::exp(row[j] - m);
-      sum += row[j];
+      ai[j] = std::exp(zi[j] - m);
+      sum += ai[j];
     }
     const T inv = T(1) / sum;
-    for (int64_t j = 0; j < cols; ++j) row[j] *= inv;
+    for (int64_t j = 0; j < cols; ++j) ai[j] *= inv;
   }
 }
 
-// One pass over the matrix: z[i, j] = f(z[i, j] + bias[j]).
+// One pass over the matrix: z[i, j] = f(z[i, j] + bias[j]), in place.
 template <class T, class F>
 void map_biased(T* z, const T* bias, int64_t rows, int64_t cols, F f) {
   for (int64_t i = 0; i < rows; ++i) {
     T* row = z + i * cols;
     for (int64_t j = 0; j < cols; ++j) row[j] = f(row[j] + bias[j]);
+  }
+}
+
+// One pass keeping z: z[i, j] += bias[j], a[i, j] = f(z[i, j]).
+template <class T, class F>
+void map_biased_into(T* z, const T* bias, T* a, int64_t rows, int64_t cols, F f) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* zi = z + i * cols;
+    T* ai = a + i * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      const T v = zi[j] + bias[j];
+      zi[j] = v;
+      ai[j] = f(v);
+    }
   }
 }
 
@@ -62,7 +77,20 @@ void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t ro
     case Activation::relu: map_biased(z, bias, rows, cols, [](T v) { return v > 0 ? v : T(0); }); break;
     case Activation::leaky_relu: map_biased(z, bias, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
     case Activation::linear: map_biased(z, bias, rows, cols, [](T v) { return v; }); break;
-    case Activation::softmax: softmax_rows(z, bias, rows, cols); break;
+    case Activation::softmax: softmax_rows(z, bias, z, rows, cols); break;
+  }
+}
+
+template <class T>
+void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a, int64_t rows, int64_t cols) {
+  const T s = T(slope);
+  switch (act) {
+    case Activation::sigmoid: map_biased_into(z, bias, a, rows, cols, [](T v) { return sigmoid(v); }); break;
+    case Activation::tanh: map_biased_into(z, bias, a, rows, cols, [](T v) { return std::tanh(v); }); break;
+    case Activation::relu: map_biased_into(z, bias, a, rows, cols, [](T v) { return v > 0 ? v : T(0); }); break;
+    case Activation::leaky_relu: map_biased_into(z, bias, a, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
+    case Activation::linear: map_biased_into(z, bias, a, rows, cols, [](T v) { return v; }); break;
+    case Activation::softmax: softmax_rows(z, bias, a, rows, cols); break;
   }
 }
 
@@ -95,6 +123,8 @@ double derivative_from_output(Activation act, double slope, double a) {
 
 template void bias_activate<float>(Activation, double, float*, const float*, int64_t, int64_t);
 template void bias_activate<double>(Activation, double, double*, const double*, int64_t, int64_t);
+template void bias_activate_into<float>(Activation, double, float*, const float*, float*, int64_t, int64_t);
+template void bias_activate_into<double>(Activation, double, double*, const double*, double*, int64_t, int64_t);
 template void mul_derivative<float>(Activation, double, float*, const float*, int64_t, int64_t);
 template void mul_derivative<double>(Activation, double, double*, const double*, int64_t, int64_t);
 

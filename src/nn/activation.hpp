@@ -17,6 +17,11 @@ namespace nabla {
 template <class T>
 void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols);
 
+// The same in one pass that keeps z: z += bias, and a = σ(z) goes to a separate buffer (for the
+// output layer, whose z the losses need).
+template <class T>
+void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a, int64_t rows, int64_t cols);
+
 // delta (rows x cols) ⊙= σ′ evaluated from the activations a (rows x cols). Not for softmax.
 template <class T>
 void mul_derivative(Activation act, double slope, T* delta, const T* a, int64_t rows, int64_t cols);

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <type_traits>
 
 #include "math/blas.hpp"
 #include "nn/activation.hpp"
@@ -65,7 +67,6 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     x_mask_.resize(rows * size_t(inputs));
   }
   z_out_.resize(rows * size_t(dense_.back().out));
-  zeros_.assign(size_t(dense_.back().out), T(0));
   delta_.resize(rows * size_t(widest));
   delta_prev_.resize(rows * size_t(widest));
 }
@@ -127,7 +128,9 @@ const T* Network<T>::input_of(size_t l) const {
 
 template <class T>
 const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
-  assert(rows > 0 && rows <= max_batch_);
+  if (rows <= 0 || rows > max_batch_)
+    throw std::invalid_argument("Network::forward: " + std::to_string(rows) + " rows, the workspaces hold 1 to " +
+                                std::to_string(max_batch_));
   x_ = x;
   rows_ = rows;
   dropped_ = dropout_rng != nullptr;
@@ -140,16 +143,14 @@ const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
     const T* w = params_.data() + d.w;
     const T* b = params_.data() + d.b;
     T* a = a_[l].data();
+    T* z = l == last ? z_out_.data() : a;  // the output layer keeps z for the loss
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
-    gemm(false, true, int(rows), int(d.out), int(d.in), T(1), input_of(l), int(d.in), w, int(d.in), T(0), a,
+    gemm(false, true, int(rows), int(d.out), int(d.in), T(1), input_of(l), int(d.in), w, int(d.in), T(0), z,
          int(d.out));
-    if (l == last) {  // keep z for the loss, then a = σ(z)
-      bias_activate(Activation::linear, 0.0, a, b, rows, d.out);
-      std::memcpy(z_out_.data(), a, size_t(rows * d.out) * sizeof(T));
-      bias_activate(d.act, d.slope, a, zeros_.data(), rows, d.out);
-    } else {
+    if (l == last)
+      bias_activate_into(d.act, d.slope, z, b, a, rows, d.out);  // z += b, a = σ(z)
+    else
       bias_activate(d.act, d.slope, a, b, rows, d.out);  // a = σ(z + b), in place
-    }
     if (dropped_ && d.dropout > 0)
       dropout_forward(a, drop_[l].data(), mask_[l].data(), size_t(rows * d.out), d.dropout, *dropout_rng);
   }
@@ -203,6 +204,40 @@ void Network<T>::backward(T* grad_x) {
     mul_derivative(prev.act, prev.slope, below, a_[l - 1].data(), rows, prev.out);
     std::swap(delta_, delta_prev_);
   }
+}
+
+namespace {
+
+// Any NaN or infinity among n values? Tests the exponent bits, so the loop is an integer OR
+// reduction that the compiler vectorises (a floating-point one it may not reorder).
+template <class T>
+bool finite_all(const T* p, size_t n) {
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
+  Bits bad = 0;
+  for (size_t k = 0; k < n; ++k) {
+    Bits b;
+    std::memcpy(&b, p + k, sizeof b);
+    bad |= Bits((b & exponent) == exponent);
+  }
+  return bad == 0;
+}
+
+}  // namespace
+
+template <class T>
+bool Network<T>::grads_finite() const {
+  return finite_all(grads_.data(), grads_.size());
+}
+
+template <class T>
+std::string Network<T>::first_nonfinite() const {
+  for (size_t l = 0; l < dense_.size(); ++l)
+    if (!finite_all(a_[l].data(), size_t(rows_ * dense_[l].out)))
+      return "the output of layers." + std::to_string(l) + " (" + to_string(dense_[l].act) + ")";
+  for (const TensorInfo& t : tensors_)
+    if (!finite_all(grads_.data() + t.offset, t.size())) return t.name + "'s gradient";
+  return "";
 }
 
 template <class T>

@@ -85,7 +85,15 @@ class Network {
 
   // The output activations of the last forward, and the activations of dense layer l (rows x out).
   const T* output() const { return a_.back().data(); }
+  const T* output_z() const { return z_out_.data(); }
   const T* activations(size_t l) const { return a_[l].data(); }
+
+  // True when every gradient is finite (one pass over the gradient buffer).
+  bool grads_finite() const;
+  // Where the first non-finite value is, for the message that stops a diverging run: the first
+  // layer whose activations (of the last forward) or gradients hold a NaN or an infinity, e.g.
+  // "the output of layers.1 (relu)" or "layers.2.weight's gradient". Empty when all are finite.
+  std::string first_nonfinite() const;
 
   // Multiply-adds of one sample's forward pass (Σ in·out); backward costs twice that.
   int64_t forward_macs() const;
@@ -108,7 +116,6 @@ class Network {
   std::vector<std::vector<T>> mask_;  // per dense layer with dropout: 0 or 1/(1 − p)
   std::vector<T> x_drop_, x_mask_;    // input dropout
   std::vector<T> z_out_;              // the output layer's z, kept for the fused losses
-  std::vector<T> zeros_;              // a zero bias for activating z_out_ into a
   std::vector<T> delta_, delta_prev_; // δ of the current layer and of the one below
 
   // State of the last forward.

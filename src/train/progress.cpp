@@ -1,11 +1,25 @@
 #include "train/progress.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 
 namespace nabla {
 
 ProgressDisplay::ProgressDisplay(Progress mode, int64_t epochs, int64_t batches_per_epoch)
-    : mode_(mode), epochs_(epochs), batches_(batches_per_epoch) {}
+    : mode_(mode), epochs_(epochs), batches_(batches_per_epoch) {
+  winsize w = {};
+  if (mode_ == Progress::bar && ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) columns_ = w.ws_col;
+}
+
+ProgressDisplay::~ProgressDisplay() {
+  if (drawn_) {
+    std::printf("\r\033[K");
+    std::fflush(stdout);
+  }
+}
 
 void ProgressDisplay::start_epoch(int64_t epoch) {
   epoch_ = epoch;
@@ -19,21 +33,26 @@ void ProgressDisplay::batch(int64_t done, double loss, double accuracy, double s
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
   const double eta = done > 0 ? elapsed * double(batches_ - done) / double(done) : 0;
-  constexpr int width = 24;
+  constexpr int width = 20;
   const int filled = int(width * done / std::max<int64_t>(batches_, 1));
   char bar[width + 1];
   for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : '-';
   bar[width] = 0;
-  std::printf("\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f samples/s  lr %.3g  ETA %d:%02d",
-              (long long)epoch_, (long long)epochs_, bar, (long long)done, (long long)batches_, loss, 100 * accuracy,
-              samples_per_second, lr, int(eta) / 60, int(eta) % 60);
+  char line[256];
+  std::snprintf(line, sizeof line, "epoch %lld/%lld [%s] %lld/%lld loss %.4f acc %.2f%% %.0f/s lr %.3g ETA %d:%02d",
+                (long long)epoch_, (long long)epochs_, bar, (long long)done, (long long)batches_, loss, 100 * accuracy,
+                samples_per_second, lr, int(eta) / 60, int(eta) % 60);
+  line[std::min<size_t>(sizeof line - 1, size_t(std::max(columns_ - 1, 1)))] = 0;  // never wrap
+  std::printf("\r\033[K%s", line);
   std::fflush(stdout);
+  drawn_ = true;
 }
 
 void ProgressDisplay::end_epoch(const std::string& summary) {
   if (mode_ == Progress::quiet) return;
-  if (mode_ == Progress::bar) std::printf("\r\033[K");
-  std::printf("%s\n", summary.c_str());
+  if (drawn_) std::printf("\r\033[K");
+  drawn_ = false;
+  if (!summary.empty()) std::printf("%s\n", summary.c_str());
   std::fflush(stdout);
 }
 

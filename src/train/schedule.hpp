@@ -3,7 +3,7 @@
 //
 //   warm-up     η(s) = η₀·(s + 1)/W for the first W = warmup_epochs·steps_per_epoch steps
 //   constant    η₀
-//   step        η₀·γ^⌊e / step_size⌋          e = the epoch the step is in (0-based)
+//   step        η₀·γ^⌊e / step_size⌋          e = ⌊(s − W) / steps_per_epoch⌋, epochs since warm-up
 //   exponential η₀·γ^e
 //   cosine      η_min + (η₀ − η_min)(1 + cos πp)/2,   p = (s − W)/(S − W), S = all steps
 #include <cstdint>

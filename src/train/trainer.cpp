@@ -7,6 +7,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "io/atomic_file.hpp"
+#include "io/checkpoint.hpp"
 #include "math/blas.hpp"
 #include "train/optimizer.hpp"
 #include "train/progress.hpp"
@@ -48,10 +58,116 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
   return o;
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  if (!f.flush()) throw Error(path.string(), "", "cannot write");
+// SIGINT and SIGTERM while training: the first asks the loop to stop after the current step and
+// write a checkpoint; a second one stops at once.
+std::atomic<int> g_signal{0};
+
+extern "C" void on_signal(int sig) {
+  if (g_signal.exchange(sig) != 0) _exit(128 + sig);
+}
+
+std::string signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : std::to_string(sig); }
+
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction sa = {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ = {}, old_term_ = {};
+};
+
+// A JSON value as PATH -> text pairs, for comparing two configs key by key.
+void flatten(const nlohmann::ordered_json& j, const std::string& path, std::map<std::string, std::string>& out) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) flatten(j[i], path + "[" + std::to_string(i) + "]", out);
+  } else {
+    out[path] = j.dump();
+  }
+}
+
+// A run may be resumed with another number of epochs, learning rate, thread count, checkpoint
+// cadence or name; anything else (the architecture, the data, the optimiser, the batches) would make
+// it another run, and is refused with the list of what differs. Returns what changed, for the user.
+std::vector<std::string> check_resumable(const Config& was, const Config& now, const std::string& checkpoint) {
+  std::map<std::string, std::string> a, b;
+  flatten(to_json(was), "", a);
+  flatten(to_json(now), "", b);
+  std::vector<std::string> allowed, refused;
+  auto differs = [&](const std::string& key, const std::string& from, const std::string& to) {
+    const bool ok = key == "name" || key == "training.epochs" || key == "optimizer.learning_rate" ||
+                    key == "training.threads" || key.rfind("checkpoint.", 0) == 0;
+    (ok ? allowed : refused).push_back(key + ": " + from + " -> " + to);
+  };
+  for (const auto& [key, value] : a) {
+    const auto it = b.find(key);
+    if (it == b.end()) differs(key, value, "(absent)");
+    else if (it->second != value) differs(key, value, it->second);
+  }
+  for (const auto& [key, value] : b)
+    if (!a.count(key)) differs(key, "(absent)", value);
+  if (!refused.empty()) {
+    std::string list;
+    for (const std::string& r : refused) list += (list.empty() ? "" : "; ") + r;
+    throw Error(now.path, "", "cannot resume " + checkpoint + ": the config differs from the checkpoint's in " + list +
+                                  " (only training.epochs, optimizer.learning_rate, training.threads and the "
+                                  "checkpoint section may change)");
+  }
+  return allowed;
+}
+
+// metrics.jsonl keeps the rows of epochs up to `epoch` (from `source` when the run moves to a new
+// folder), so that a resumed run continues it without duplicated rows.
+void keep_metrics_until(const fs::path& file, const fs::path& source, int64_t epoch) {
+  std::ifstream in(fs::exists(file) ? file : source);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto row = nlohmann::json::parse(line, nullptr, false);
+    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].is_number_integer() &&
+        row["epoch"].get<int64_t>() <= epoch)
+      kept += line + "\n";
+  }
+  io::write_atomically(file.string(), kept);
+}
+
+std::string epoch_file(int64_t epoch) {
+  char b[40];
+  std::snprintf(b, sizeof b, "epoch-%04lld.safetensors", (long long)epoch);
+  return b;
+}
+
+// Keeps the newest `keep` epoch-NNNN files with NNNN >= 1 (epoch-0000, the initial weights, stays).
+void prune_epoch_files(const fs::path& dir, int64_t keep) {
+  if (keep <= 0) return;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("epoch-", 0) == 0 && n != epoch_file(0) && e.path().extension() == ".safetensors")
+      files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + size_t(keep) < files.size(); ++i) fs::remove(files[i]);
+}
+
+std::string format(const char* fmt, double x) {
+  char b[64];
+  std::snprintf(b, sizeof b, fmt, x);
+  return b;
 }
 
 std::string percent(double x) {
@@ -61,6 +177,12 @@ std::string percent(double x) {
 }
 
 }  // namespace
+
+std::string run_dir_of(const std::string& checkpoint) {
+  const fs::path folder = fs::path(checkpoint).parent_path();
+  if (folder.filename() == "checkpoints") return folder.parent_path().empty() ? "." : folder.parent_path().string();
+  return folder.empty() ? "." : folder.string();
+}
 
 DataPlan plan_data(const Config& c) {
   DataPlan p;
@@ -76,6 +198,9 @@ DataPlan plan_data(const Config& c) {
                 "expected fewer than the " + std::to_string(p.train.count) + " training samples in " +
                     source_name(c.data.train) + ", got " + std::to_string(c.data.validation));
   p.train_samples = p.train.count - c.data.validation;
+  if (p.classes < 2)
+    throw Error(file, "data.train",
+                source_name(c.data.train) + " has only label 0: a classifier needs at least 2 classes");
   if (c.data.test.present()) {
     p.has_test = true;
     p.test = data::inspect(c.data.test, c.data.format, c.data.csv_header);
@@ -129,15 +254,27 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
 TrainResult train(const Config& c, const TrainOptions& options) {
   const DataPlan plan = plan_data(c);
   set_blas_threads(int(c.training.threads));
+  TrainResult result;
 
-  // The run folder: never write over another run.
+  // A checkpoint to continue from must describe this very run.
+  std::optional<io::Checkpoint> from;
+  if (!options.resume.empty()) {
+    from = io::load_checkpoint(options.resume);
+    for (const std::string& change : check_resumable(from->config, c, options.resume))
+      result.notes.push_back("changed on resume: " + change);
+  }
+
+  // The run folder: a new run never writes over another one.
   const fs::path out(options.out_dir);
-  if (fs::exists(out / "metrics.jsonl"))
-    throw Error(out.string(), "", "already holds a run (metrics.jsonl): choose another --out or remove it");
+  const fs::path ckpt_dir = out / "checkpoints";
   std::error_code ec;
-  fs::create_directories(out, ec);
+  if (!from && fs::exists(out / "metrics.jsonl", ec))
+    throw Error(out.string(), "", "already holds a run (metrics.jsonl): choose another --out or remove it");
+  if (!from && fs::is_directory(out, ec) && !fs::is_empty(out, ec))
+    throw Error(out.string(), "", "is not empty: a new run needs a new or empty folder (--out)");
+  fs::create_directories(ckpt_dir, ec);
   if (ec) throw Error(out.string(), "", "cannot create the run folder: " + ec.message());
-  write_file(out / "config.json", to_json(c).dump(2) + "\n");
+  io::write_atomically((out / "config.json").string(), to_json(c).dump(2) + "\n");
 
   // One seed, separate streams: initialisation, shuffling, dropout.
   Rng init_rng = Rng::stream(c.training.seed, 0);
@@ -145,9 +282,9 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   Rng dropout_rng = Rng::stream(c.training.seed, 2);
 
   // The memory budget is shared between the splits in proportion to their size.
-  const int64_t budget = c.data.memory_budget_mb << 20;
-  const int64_t all = plan.train.count + (plan.has_test ? plan.test.count : 0);
-  auto share = [&](int64_t n) { return std::max<int64_t>(budget * n / all, 1 << 20); };
+  const double budget = double(c.data.memory_budget_mb) * double(1 << 20);
+  const double all = double(plan.train.count + (plan.has_test ? plan.test.count : 0));
+  auto share = [&](int64_t n) { return std::max<int64_t>(int64_t(std::min(budget * double(n) / all, 0x1p62)), 1 << 20); };
   const DataSource& src = c.data.train;
   data::BatchLoader train_loader(src, c.data.format, c.data.csv_header,
                                  loader_options(c, 0, plan.train_samples, c.training.shuffle, shuffle_seed,
@@ -161,118 +298,172 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     test_loader = std::make_unique<data::BatchLoader>(c.data.test, c.data.format, c.data.csv_header,
                                                       loader_options(c, 0, -1, false, 0, share(plan.test.count)));
 
-  Network<float> net(c.layers, plan.train.features, plan.classes, c.loss, c.training.batch_size);
-  net.initialize(init_rng);
+  // Workspaces for the largest batch any loader hands out.
+  const int64_t largest_split = std::max({plan.train_samples, c.data.validation, plan.has_test ? plan.test.count : 0});
+  Network<float> net(c.layers, plan.train.features, plan.classes, c.loss,
+                     std::min(c.training.batch_size, largest_split));
   Optimizer optimizer(c.optimizer, net.params().size());
+  const EarlyStoppingConfig& es = c.training.early_stopping;
+  const bool higher_is_better = es.metric != "val_loss";
+
+  io::RunState st;
+  st.best_metric = higher_is_better ? -1.0 : INFINITY;
+  if (from) {
+    if (from->params.size() != net.params().size())
+      throw Error(options.resume, "",
+                  "the checkpoint's network has " + std::to_string(from->params.size()) + " parameters, the data " +
+                      "makes this config's " + std::to_string(net.params().size()) +
+                      " (another input size or class count)");
+    net.params() = from->params;
+    optimizer.state() = from->optimizer_state;
+    optimizer.set_steps(from->state.optimizer_steps);
+    st = from->state;
+    dropout_rng.set_state(st.rng_dropout);
+    keep_metrics_until(out / "metrics.jsonl", fs::path(run_dir_of(options.resume)) / "metrics.jsonl", st.epoch);
+  } else {
+    net.initialize(init_rng);
+    st.rng_dropout = dropout_rng.state();
+    io::save_checkpoint((ckpt_dir / epoch_file(0)).string(), c, net, optimizer.state(), st);
+  }
+  const fs::path last = ckpt_dir / "last.safetensors";
+  auto save = [&](const fs::path& path) {
+    st.rng_dropout = dropout_rng.state();
+    st.optimizer_steps = optimizer.steps();
+    io::save_checkpoint(path.string(), c, net, optimizer.state(), st);
+  };
 
   const int64_t steps_per_epoch = train_loader.batches_per_epoch();
   ProgressDisplay progress(options.progress, c.training.epochs, steps_per_epoch);
   std::ofstream metrics(out / "metrics.jsonl", std::ios::app);
+  SignalGuard signals;
+  result.epochs_run = st.epoch;
+  result.best_epoch = st.best_epoch;
+  result.best_metric = st.best_metric;
 
-  const EarlyStoppingConfig& es = c.training.early_stopping;
-  const bool higher_is_better = es.metric != "val_loss";
-  TrainResult result;
-  result.best_metric = higher_is_better ? -1.0 : INFINITY;
-  int64_t since_best = 0;
-  int64_t step = 0;
-  double lr = c.optimizer.learning_rate;
-
-  for (int64_t epoch = 1; epoch <= c.training.epochs; ++epoch) {
+  for (int64_t epoch = st.epoch + 1; epoch <= c.training.epochs; ++epoch) {
     progress.start_epoch(epoch);
     train_loader.start_epoch(epoch - 1);
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0, batch_index = 0;
-    double seconds = 0;
     data::Batch b;
+    for (int64_t k = 0; k < st.batch; ++k) train_loader.next(b);  // a mid-epoch resume: these are done
+    if (st.batch == 0) st.epoch_loss_sum = 0, st.epoch_correct = 0, st.epoch_seen = 0, st.epoch_seconds = 0;
     auto t0 = Clock::now();
     while (train_loader.next(b)) {
-      lr = learning_rate(c.schedule, c.optimizer.learning_rate, step, steps_per_epoch, c.training.epochs);
+      st.lr = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch, c.training.epochs);
       net.forward(b.x, b.rows, &dropout_rng);
       const LossResult r = net.loss(b.labels, true);
-      if (!std::isfinite(r.loss))
+      const bool loss_ok = std::isfinite(r.loss);
+      if (loss_ok) net.backward();
+      if (!loss_ok || !net.grads_finite()) {  // stop before the update: nothing good is touched
+        const std::string where = net.first_nonfinite();
         throw Diverged(out.string(), "",
-                    "training diverged: the loss is " + std::to_string(r.loss) + " at step " + std::to_string(step + 1) +
-                        " (epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch_index + 1) +
-                        "); lower optimizer.learning_rate");
-      net.backward();
-      optimizer.step(net.params().data(), net.grads().data(), lr);
-      ++step;
-      ++batch_index;
-      loss_sum += r.loss * double(b.rows);
-      correct += r.correct;
-      seen += b.rows;
+                       "training diverged at step " + std::to_string(st.step + 1) + " (epoch " +
+                           std::to_string(epoch) + ", batch " + std::to_string(st.batch + 1) + "): " +
+                           (loss_ok ? "a gradient is not finite" : "the loss is " + format("%g", r.loss)) +
+                           (where.empty() ? "" : ", first in " + where) + "; no update was applied and " +
+                           last.string() + " holds the last good state (epoch " + std::to_string(st.epoch) +
+                           "); lower optimizer.learning_rate");
+      }
+      optimizer.step(net.params().data(), net.grads().data(), st.lr);
+      ++st.step;
+      ++st.batch;
+      st.epoch_loss_sum += r.loss * double(b.rows);
+      st.epoch_correct += r.correct;
+      st.epoch_seen += b.rows;
+      if (g_signal) {  // finish this step, keep it, go
+        st.epoch_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+        st.epoch = epoch - 1;
+        save(last);
+        progress.end_epoch("");
+        throw Interrupted("stopped by " + signal_name(g_signal) + " at step " + std::to_string(st.step) +
+                              " (epoch " + std::to_string(epoch) + ", batch " + std::to_string(st.batch) +
+                              "); resume with --resume " + last.string(),
+                          g_signal.load());
+      }
       if (options.progress == Progress::bar) {
-        const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-        progress.batch(batch_index, loss_sum / double(seen), double(correct) / double(seen),
-                       double(seen) / std::max(elapsed, 1e-9), lr);
+        const double elapsed = st.epoch_seconds + std::chrono::duration<double>(Clock::now() - t0).count();
+        progress.batch(st.batch, st.epoch_loss_sum / double(st.epoch_seen),
+                       double(st.epoch_correct) / double(st.epoch_seen), double(st.epoch_seen) / std::max(elapsed, 1e-9),
+                       st.lr);
       }
     }
-    seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double seconds = st.epoch_seconds + std::chrono::duration<double>(Clock::now() - t0).count();
+    const double seen = double(st.epoch_seen);
+    st.epoch = epoch;
+    st.batch = 0;
 
     nlohmann::ordered_json row;
     row["epoch"] = epoch;
-    row["step"] = step;
-    row["lr"] = lr;
-    row["train_loss"] = loss_sum / double(seen);
-    row["train_accuracy"] = double(correct) / double(seen);
-    std::string line = "epoch " + std::to_string(epoch) + "/" + std::to_string(c.training.epochs);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "  train loss %.4f acc %s", loss_sum / double(seen),
-                  percent(double(correct) / double(seen)).c_str());
-    line += buf;
+    row["step"] = st.step;
+    row["lr"] = st.lr;
+    row["train_loss"] = st.epoch_loss_sum / seen;
+    row["train_accuracy"] = double(st.epoch_correct) / seen;
+    std::string line = "epoch " + std::to_string(epoch) + "/" + std::to_string(c.training.epochs) + "  train loss " +
+                       format("%.4f", st.epoch_loss_sum / seen) + " acc " + percent(double(st.epoch_correct) / seen);
     double metric = 0;
     if (val_loader) {
       const Evaluation v = evaluate(net, *val_loader, plan.classes);
       row["val_loss"] = v.loss;
       row["val_accuracy"] = v.accuracy;
-      std::snprintf(buf, sizeof buf, "  val loss %.4f acc %s", v.loss, percent(v.accuracy).c_str());
-      line += buf;
+      line += "  val loss " + format("%.4f", v.loss) + " acc " + percent(v.accuracy);
       metric = higher_is_better ? v.accuracy : v.loss;
     }
     if (test_loader) {
       const Evaluation t = evaluate(net, *test_loader, plan.classes);
       row["test_loss"] = t.loss;
       row["test_accuracy"] = t.accuracy;
-      std::snprintf(buf, sizeof buf, "  test loss %.4f acc %s", t.loss, percent(t.accuracy).c_str());
-      line += buf;
+      line += "  test loss " + format("%.4f", t.loss) + " acc " + percent(t.accuracy);
     }
     row["seconds"] = seconds;
-    row["samples_per_second"] = double(seen) / seconds;
-    std::snprintf(buf, sizeof buf, "  %.2f s  %.0f samples/s  lr %.3g", seconds, double(seen) / seconds, lr);
-    line += buf;
+    row["samples_per_second"] = seen / seconds;
+    line += "  " + format("%.2f s", seconds) + "  " + format("%.0f samples/s", seen / seconds) + "  lr " +
+            format("%.3g", st.lr);
+
+    // The best epoch by the validation metric (the last one when there is no validation split).
+    bool improved = !val_loader;
+    if (val_loader) {
+      improved = higher_is_better ? metric > st.best_metric + es.min_delta : metric < st.best_metric - es.min_delta;
+      if (improved) st.best_metric = metric, st.best_epoch = epoch, st.since_best = 0;
+      else ++st.since_best;
+    } else {
+      st.best_epoch = epoch;
+    }
+    // Checkpoints first, then the metrics row: a row is only written for an epoch that is kept.
+    save(last);
+    if (improved) save(ckpt_dir / "best.safetensors");
+    if (c.checkpoint.every > 0 && epoch % c.checkpoint.every == 0) {
+      save(ckpt_dir / epoch_file(epoch));
+      prune_epoch_files(ckpt_dir, c.checkpoint.keep);
+    }
     metrics << row.dump() << "\n" << std::flush;
+    if (!metrics) throw Error((out / "metrics.jsonl").string(), "", "cannot write (is the disk full?)");
     progress.end_epoch(line);
     result.epochs_run = epoch;
+    result.best_epoch = st.best_epoch;
+    result.best_metric = st.best_metric;
 
-    // Early stopping (and the best epoch, when there is a validation split).
-    if (val_loader) {
-      const bool improved = higher_is_better ? metric > result.best_metric + es.min_delta
-                                             : metric < result.best_metric - es.min_delta;
-      if (improved) {
-        result.best_metric = metric;
-        result.best_epoch = int(epoch);
-        since_best = 0;
-      } else if (es.enabled && ++since_best >= es.patience) {
-        result.stopped_early = true;
-        progress.message("early stopping: " + es.metric + " has not improved for " + std::to_string(es.patience) +
-                         " epochs (best " + std::to_string(result.best_metric) + " at epoch " +
-                         std::to_string(result.best_epoch) + ")");
-        break;
-      }
+    if (g_signal)
+      throw Interrupted("stopped by " + signal_name(g_signal) + " after epoch " +
+                            std::to_string(epoch) + "; resume with --resume " + last.string(),
+                        g_signal.load());
+    if (val_loader && es.enabled && st.since_best >= es.patience) {
+      result.stopped_early = true;
+      progress.message("early stopping: " + es.metric + " has not improved for " + std::to_string(es.patience) +
+                       " epochs (best " + format("%.6g", st.best_metric) + " at epoch " +
+                       std::to_string(st.best_epoch) + ")");
+      break;
     }
   }
 
   nlohmann::ordered_json summary;
   summary["name"] = c.name;
   summary["epochs_run"] = result.epochs_run;
-  summary["steps"] = step;
+  summary["steps"] = st.step;
   summary["stopped_early"] = result.stopped_early;
-  if (val_loader) {
-    summary["best_epoch"] = result.best_epoch;
-    summary["best_" + es.metric] = result.best_metric;
-  }
+  summary["best_epoch"] = st.best_epoch;
+  if (val_loader) summary["best_" + es.metric] = st.best_metric;
+  summary["best_checkpoint"] = (ckpt_dir / "best.safetensors").string();
   summary["parameters"] = net.params().size();
-  write_file(out / "summary.json", summary.dump(2) + "\n");
+  io::write_atomically((out / "summary.json").string(), summary.dump(2) + "\n");
   return result;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The training run: the epoch loop over the mini-batches, evaluation on the validation and test
-// splits, early stopping, the progress display and the run folder (resolved config, metrics.jsonl,
-// summary.json).
+// splits, early stopping, checkpoints, resume, the progress display and the run folder (resolved
+// config, metrics.jsonl, summary.json, checkpoints/).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,10 +19,18 @@ class Diverged : public Error {
   using Error::Error;
 };
 
+// Training stopped on SIGINT or SIGTERM, after writing a checkpoint.
+class Interrupted : public Error {
+ public:
+  Interrupted(const std::string& message, int signal) : Error(message), signal(signal) {}
+  int signal;
+};
+
 enum class Progress { bar, lines, quiet };
 
 struct TrainOptions {
-  std::string out_dir;       // the run folder; it must not already hold a run
+  std::string out_dir;       // the run folder; a new run must not find a run there already
+  std::string resume;        // a checkpoint to continue from (empty: a new run)
   Progress progress = Progress::lines;
 };
 
@@ -46,15 +54,19 @@ struct DataPlan {
 };
 DataPlan plan_data(const Config& config);
 
+// The run folder a checkpoint belongs to: RUN for RUN/checkpoints/NAME.safetensors, else its folder.
+std::string run_dir_of(const std::string& checkpoint);
+
 struct TrainResult {
-  int64_t epochs_run = 0;
-  int best_epoch = 0;
+  int64_t epochs_run = 0;    // epochs completed in all, counting those before a resume
+  int64_t best_epoch = 0;
   double best_metric = 0;
   bool stopped_early = false;
+  std::vector<std::string> notes;  // what a resume allowed to change, for the user
 };
 
-// Trains config's network, writing the run folder. Throws nabla::Error on bad data or a diverging
-// run.
+// Trains config's network, writing the run folder. Throws nabla::Error on bad data or a checkpoint
+// that does not fit, Diverged on a non-finite loss or gradient, Interrupted on a signal.
 TrainResult train(const Config& config, const TrainOptions& options);
 
 }  // namespace nabla

@@ -10,55 +10,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/helpers.hpp"
+
 namespace fs = std::filesystem;
+using namespace cli_test;
 
-namespace {
-
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs `nabla ARGS` from the repository root.
-Result nabla(const std::string& args) {
-  const std::string cmd = "cd " NABLA_SOURCE_DIR " && " NABLA_BINARY " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("nabla-cli-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
-
-// metrics.jsonl without the timing fields, which differ from run to run.
-std::string metrics_without_timing(const fs::path& run) {
-  std::ifstream f(run / "metrics.jsonl");
-  std::string line, out;
-  while (std::getline(f, line)) {
-    nlohmann::json j = nlohmann::json::parse(line);
-    j.erase("seconds");
-    j.erase("samples_per_second");
-    out += j.dump() + "\n";
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("--help describes the subcommand and its flags") {
-  const Result top = nabla("--help");
+  const Run top = run_nabla("--help");
   CHECK(top.code == 0);
   CHECK(top.output.find("train") != std::string::npos);
-  const Result train = nabla("train --help");
+  const Run train = run_nabla("train --help");
   CHECK(train.code == 0);
   for (const char* flag : {"--out", "--epochs", "--seed", "--threads", "--set", "--dry-run", "--gradcheck", "--quiet",
                            "--check-samples", "--check-floor"})
@@ -66,21 +28,21 @@ TEST_CASE("--help describes the subcommand and its flags") {
 }
 
 TEST_CASE("a bad flag or a missing config is a one-line error and exit code 2") {
-  const Result r = nabla("train configs/gradcheck.json --epochs -3");
+  const Run r = run_nabla("train configs/gradcheck.json --epochs -3");
   CHECK(r.code == 2);
-  const Result missing = nabla("train configs/no-such.json");
+  const Run missing = run_nabla("train configs/no-such.json");
   CHECK(missing.code == 2);
   CHECK(missing.output.find("configs/no-such.json") != std::string::npos);
 }
 
 TEST_CASE("a bad --set value names the config file and the key") {
-  const Result r = nabla("train configs/gradcheck.json --dry-run --set training.batch_size=-4");
+  const Run r = run_nabla("train configs/gradcheck.json --dry-run --set training.batch_size=-4");
   CHECK(r.code == 2);
   CHECK(r.output.find("configs/gradcheck.json: training.batch_size:") != std::string::npos);
 }
 
 TEST_CASE("--dry-run prints the resolved config and the model summary") {
-  const Result r = nabla("train configs/default.json --dry-run");
+  const Run r = run_nabla("train configs/default.json --dry-run");
   REQUIRE(r.code == 0);
   // 784·256 + 256 = 200,960;  256·128 + 128 = 32,896;  128·10 + 10 = 1,290;  total 235,146
   CHECK(r.output.find("200,960") != std::string::npos);
@@ -95,7 +57,7 @@ TEST_CASE("--gradcheck passes for every config in configs/") {
   for (const auto& entry : fs::directory_iterator(NABLA_SOURCE_DIR "/configs")) {
     if (entry.path().extension() != ".json") continue;
     const std::string name = "configs/" + entry.path().filename().string();
-    const Result r = nabla("train " + name + " --gradcheck --check-samples 40 --check-batch 4");
+    const Run r = run_nabla("train " + name + " --gradcheck --check-samples 40 --check-batch 4");
     CAPTURE(name);
     CAPTURE(r.output);
     CHECK(r.code == 0);
@@ -104,18 +66,19 @@ TEST_CASE("--gradcheck passes for every config in configs/") {
 }
 
 TEST_CASE("the same seed gives the same run; another seed another") {
-  const fs::path a = temp_dir("a"), b = temp_dir("b"), c = temp_dir("c");
-  REQUIRE(nabla("train configs/gradcheck.json --quiet --out " + a.string()).code == 0);
-  REQUIRE(nabla("train configs/gradcheck.json --quiet --out " + b.string()).code == 0);
-  REQUIRE(nabla("train configs/gradcheck.json --quiet --seed 8 --out " + c.string()).code == 0);
-  const std::string ma = metrics_without_timing(a);
-  CHECK(ma.find("\"epoch\":2") != std::string::npos);
+  const fs::path a = fresh_dir("a"), b = fresh_dir("b"), c = fresh_dir("c");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --out " + a.string()).code == 0);
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --out " + b.string()).code == 0);
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --seed 8 --out " + c.string()).code == 0);
+  const auto ma = metrics_without_timing(a);
+  REQUIRE(ma.size() == 2);
+  CHECK(ma[1]["epoch"] == 2);
   CHECK(ma == metrics_without_timing(b));
   CHECK(ma != metrics_without_timing(c));
   CHECK(fs::exists(a / "summary.json"));
   CHECK(fs::exists(a / "config.json"));
   // A run folder is never written over.
-  const Result again = nabla("train configs/gradcheck.json --quiet --out " + a.string());
+  const Run again = run_nabla("train configs/gradcheck.json --quiet --out " + a.string());
   CHECK(again.code == 2);
   CHECK(again.output.find("already holds a run") != std::string::npos);
   for (const fs::path& d : {a, b, c}) fs::remove_all(d);

@@ -84,4 +84,11 @@ TEST_CASE("learning-rate schedules at chosen steps, by hand") {
   CHECK(learning_rate(s, 1.0, 4, 10, 5) == doctest::Approx(0.5));
   CHECK(learning_rate(s, 1.0, 10, 10, 5) == doctest::Approx(1.0));
   CHECK(learning_rate(s, 1.0, 30, 10, 5) == doctest::Approx(0.5));
+  s.type = ScheduleKind::step;  // after 1 epoch of warm-up, the decay's epochs count from 0 again
+  s.step_size = 2;
+  s.gamma = 0.5;
+  CHECK(learning_rate(s, 1.0, 9, 10, 5) == doctest::Approx(1.0));   // the last warm-up step
+  CHECK(learning_rate(s, 1.0, 10, 10, 5) == 1.0);                   // no jump at the end of warm-up
+  CHECK(learning_rate(s, 1.0, 29, 10, 5) == 1.0);
+  CHECK(learning_rate(s, 1.0, 30, 10, 5) == 0.5);
 }

@@ -1,0 +1,13 @@
+#pragma once
+// Replacing a file so that a crash never leaves half of it under the good name: the bytes go to a
+// temporary name in the same folder, are flushed and fsync'd, then renamed over the target, and the
+// folder is fsync'd so the rename itself is durable. Until the rename the old file is untouched.
+#include <string>
+#include <string_view>
+
+namespace nabla::io {
+
+// Writes `bytes` to `path` atomically as above. Throws nabla::Error naming the path.
+void write_atomically(const std::string& path, std::string_view bytes);
+
+}  // namespace nabla::io

@@ -1,0 +1,57 @@
+#pragma once
+// Running the nabla binary from tests, as a user would from the repository root.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cli_test {
+
+struct Run {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `nabla ARGS` from the repository root.
+inline Run run_nabla(const std::string& args) {
+  const std::string cmd = "cd " NABLA_SOURCE_DIR " && " NABLA_BINARY " " + args + " 2>&1";
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A path in the temporary folder that does not exist yet.
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  const auto d = std::filesystem::temp_directory_path() / ("nabla-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  return d;
+}
+
+// A run's metrics.jsonl rows without the timing fields, which differ from run to run.
+inline std::vector<nlohmann::json> metrics_without_timing(const std::filesystem::path& run) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream f(run / "metrics.jsonl");
+  std::string line;
+  while (std::getline(f, line)) {
+    auto j = nlohmann::json::parse(line);
+    j.erase("seconds");
+    j.erase("samples_per_second");
+    rows.push_back(j);
+  }
+  return rows;
+}
+
+}  // namespace cli_test

@@ -1,0 +1,121 @@
+// Runs that survive: exact resume, a diverging run that keeps its last good checkpoint, and SIGINT.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/helpers.hpp"
+#include "io/safetensors.hpp"
+
+namespace fs = std::filesystem;
+extern char** environ;
+
+using namespace cli_test;
+
+namespace {
+
+std::string bytes_of(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// The model and optimiser tensors of a checkpoint, as raw bytes.
+std::string tensor_bytes(const fs::path& p) { return nabla::io::read_safetensors(p.string()).data; }
+
+}  // namespace
+
+TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit") {
+  // configs/gradcheck.json: Adam (moments to restore), dropout (an RNG to restore), shuffling.
+  const fs::path whole = fresh_dir("whole"), split = fresh_dir("split");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 4 --out " + whole.string()).code == 0);
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --out " + split.string()).code == 0);
+  const Run resumed = run_nabla("train configs/gradcheck.json --epochs 4 --resume " +
+                            (split / "checkpoints/last.safetensors").string());
+  CAPTURE(resumed.output);
+  REQUIRE(resumed.code == 0);
+  CHECK(resumed.output.find("changed on resume: training.epochs: 2 -> 4") != std::string::npos);
+  CHECK(tensor_bytes(whole / "checkpoints/last.safetensors") == tensor_bytes(split / "checkpoints/last.safetensors"));
+  const auto a = metrics_without_timing(whole), b = metrics_without_timing(split);
+  REQUIRE(b.size() == 4);  // no duplicated rows
+  CHECK(a == b);
+  fs::remove_all(whole);
+  fs::remove_all(split);
+}
+
+TEST_CASE("a resume that changes the architecture is refused with what differs") {
+  const fs::path run = fresh_dir("arch");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
+  const Run r = run_nabla("train configs/gradcheck.json --set model.layers[0].units=17 --resume " +
+                      (run / "checkpoints/last.safetensors").string());
+  CHECK(r.code == 2);
+  CHECK(r.output.find("cannot resume") != std::string::npos);
+  CHECK(r.output.find("model.layers[0].units: 16 -> 17") != std::string::npos);
+  fs::remove_all(run);
+}
+
+TEST_CASE("a diverging run stops before the update and leaves the last good checkpoint untouched") {
+  const fs::path run = fresh_dir("nan");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
+  const fs::path last = run / "checkpoints/last.safetensors";
+  const std::string before = bytes_of(last);
+  // The learning rate may change on resume; 1e30 sends the weights to infinity in one step.
+  const Run r = run_nabla("train configs/gradcheck.json --quiet --epochs 3 --set optimizer.learning_rate=1e30 --resume " +
+                      last.string());
+  CAPTURE(r.output);
+  CHECK(r.code == 3);
+  CHECK(r.output.find("training diverged at step") != std::string::npos);
+  CHECK(r.output.find("first in") != std::string::npos);  // names the layer
+  CHECK(bytes_of(last) == before);
+  CHECK(metrics_without_timing(run).size() == 1);
+  fs::remove_all(run);
+}
+
+TEST_CASE("SIGINT finishes the step, writes a loadable checkpoint, and the run resumes exactly") {
+  const fs::path whole = fresh_dir("sig-whole"), cut = fresh_dir("sig-cut");
+  const std::string config = "configs/default.json";
+  const std::string common = " --quiet --epochs 2 --threads 1 --set data.validation=50000 ";
+  REQUIRE(run_nabla("train " + config + common + "--out " + whole.string()).code == 0);
+
+  // Start the same run and interrupt it in the middle.
+  const std::string out = cut.string();
+  std::vector<std::string> args = {NABLA_BINARY, "train", config, "--quiet", "--epochs", "2", "--threads", "1",
+                                   "--set", "data.validation=50000", "--out", out};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  REQUIRE(chdir(NABLA_SOURCE_DIR) == 0);
+  REQUIRE(posix_spawn(&pid, NABLA_BINARY, nullptr, nullptr, argv.data(), environ) == 0);
+  // Wait until training has started (epoch-0000 is written before the first step), then a little more.
+  for (int i = 0; i < 200 && !fs::exists(cut / "checkpoints/epoch-0000.safetensors"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+
+  const fs::path last = cut / "checkpoints/last.safetensors";
+  REQUIRE(fs::exists(last));
+  const Run eval = run_nabla("eval " + last.string() + " --json");
+  CHECK(eval.code == 0);
+  const Run resumed = run_nabla("train " + config + common + "--resume " + last.string());
+  CAPTURE(resumed.output);
+  REQUIRE(resumed.code == 0);
+  CHECK(tensor_bytes(whole / "checkpoints/last.safetensors") == tensor_bytes(last));
+  CHECK(metrics_without_timing(whole) == metrics_without_timing(cut));
+  fs::remove_all(whole);
+  fs::remove_all(cut);
+}
