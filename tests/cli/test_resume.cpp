@@ -119,3 +119,37 @@ TEST_CASE("SIGINT finishes the step, writes a loadable checkpoint, and the run r
   fs::remove_all(whole);
   fs::remove_all(cut);
 }
+
+TEST_CASE("nabla eval of best.safetensors gives exactly the test accuracy metrics.jsonl recorded for its epoch") {
+  const fs::path run = fresh_dir("eval");
+  const std::string test_set = " --set data.test.images=../data/samples/fashion-test-500-images-idx3-ubyte.gz"
+                               " --set data.test.labels=../data/samples/fashion-test-500-labels-idx1-ubyte.gz";
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 3" + test_set + " --out " + run.string()).code == 0);
+  std::ifstream s(run / "summary.json");
+  const auto summary = nlohmann::json::parse(s);
+  const int64_t best = summary["best_epoch"];
+  const auto rows = metrics_without_timing(run);
+  REQUIRE(best >= 1);
+  REQUIRE(size_t(best) <= rows.size());
+  const Run r = run_nabla("eval " + (run / "checkpoints/best.safetensors").string() + " --json");
+  REQUIRE(r.code == 0);
+  const auto e = nlohmann::json::parse(r.output);
+  CHECK(e["samples"] == 500);
+  CHECK(e["epoch"] == best);
+  CHECK(e["accuracy"].get<double>() == rows[size_t(best - 1)]["test_accuracy"].get<double>());
+  CHECK(e["loss"].get<double>() == doctest::Approx(rows[size_t(best - 1)]["test_loss"].get<double>()).epsilon(1e-12));
+  int64_t total = 0;
+  for (const auto& row : e["confusion"])
+    for (const auto& n : row) total += n.get<int64_t>();
+  CHECK(total == 500);
+
+  // A damaged checkpoint is refused by eval with the reason, not evaluated.
+  const fs::path bad = run / "damaged.safetensors";
+  std::string bytes = bytes_of(run / "checkpoints/best.safetensors");
+  bytes[bytes.size() - 3] ^= 1;
+  std::ofstream(bad, std::ios::binary) << bytes;
+  const Run refused = run_nabla("eval " + bad.string());
+  CHECK(refused.code == 2);
+  CHECK(refused.output.find("CRC-32") != std::string::npos);
+  fs::remove_all(run);
+}
