@@ -46,7 +46,6 @@ struct EvalFlags {
   std::string checkpoint;
   std::string images, labels, csv;
   bool csv_header = false, json = false;
-  int64_t threads = 0;
 };
 
 std::string fixed(const char* fmt, double x) {
@@ -154,7 +153,7 @@ int train_command(const TrainFlags& f) {
 int eval_command(const EvalFlags& f) {
   const io::Checkpoint ck = io::load_checkpoint(f.checkpoint);
   const Config& c = ck.config;
-  set_blas_threads(int(f.threads ? f.threads : c.training.threads));
+  set_blas_threads(1);  // as the trainer evaluates, so the figures match its metrics bit for bit
 
   DataSource source = c.data.test;
   DataFormat format = c.data.format;
@@ -281,7 +280,6 @@ int run(int argc, char** argv) {
   auto* csv = eval->add_option("--csv", ef.csv, "A CSV file to evaluate on (label first)");
   eval->add_flag("--csv-header", ef.csv_header, "The CSV file's first row is a header");
   eval->add_flag("--json", ef.json, "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
-  eval->add_option("--threads", ef.threads, "BLAS threads (default: the config's)")->check(CLI::Range(1, 64));
   images->needs(labels);
   labels->needs(images);
   csv->excludes(images)->excludes(labels);

@@ -88,6 +88,7 @@ struct BatchLoader::Impl {
   std::vector<int> free_slots;     // a stack
   int free_count = 0;
   int held = -1;                   // the slot the consumer's Batch points into
+  int refill = 1;                  // the worker wakes when this many slots are free: it fills in bursts
   int64_t consumed = 0;            // batches handed out this epoch
   uint64_t generation = 0;         // bumped by start_epoch
   uint64_t worker_done = 0;        // the worker idles while worker_done == generation
@@ -132,6 +133,9 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
   if (opt.memory_budget_bytes < 0)
     throw Error("data: expected a memory budget of at least 0 bytes, found " + std::to_string(opt.memory_budget_bytes));
   opt.prefetch = std::max(opt.prefetch, 1);
+  // Filling the ring in bursts of half its size wakes the worker once every few batches instead of
+  // every batch: fewer context switches when all cores are computing.
+  refill = std::max(1, opt.prefetch / 2);
 
   n = end - begin;
   batch = std::min(opt.batch_size, n);
@@ -214,14 +218,19 @@ void BatchLoader::Impl::run() {
     lock.unlock();
     int64_t made = 0;
     int slot = -1;
+    bool bursting = false;
     try {
       begin_epoch(e);
       while (made < batches) {
         lock.lock();
-        cv.wait(lock, [&] { return stop || generation != gen || free_count > 0; });
+        // Between bursts, sleep until `refill` slots are free; within a burst, fill every free one.
+        const int64_t want = free_count > 0 && bursting ? 1 : std::min<int64_t>(refill, batches - made);
+        cv.wait(lock, [&] { return stop || generation != gen || free_count >= want; });
+        bursting = true;
         if (stop) return;
         if (generation != gen) break;  // start_epoch: drop this epoch
         slot = free_slots[size_t(--free_count)];
+        bursting = free_count > 0;
         lock.unlock();
         fill(slots[size_t(slot)]);
         lock.lock();
@@ -391,7 +400,7 @@ bool BatchLoader::next(Batch& batch) {
     m.give_back_locked(m.held);
     m.held = -1;
   }
-  m.cv.notify_all();
+  if (m.free_count >= m.refill || m.ready_count <= 1) m.cv.notify_all();  // else the worker sleeps on
   if (m.consumed == m.batches) return false;
   // Batches made before a failure still come out, in order; then the error.
   m.cv.wait(lock, [&] { return m.ready_count > 0 || m.error; });

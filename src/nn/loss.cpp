@@ -24,10 +24,10 @@ bool is_correct(const T* a_row, int32_t label, int64_t cols) {
 
 template <class T>
 LossResult loss_and_delta(LossKind loss, Activation output, double slope, const T* z, const T* a,
-                          const int32_t* labels, int64_t rows, int64_t cols, T* delta) {
+                          const int32_t* labels, int64_t rows, int64_t cols, T* delta, int64_t batch_rows) {
   LossResult r;
   double total = 0;
-  const T inv_b = T(1) / T(rows);
+  const T inv_b = T(1) / T(batch_rows);
   for (int64_t i = 0; i < rows; ++i) {
     const T* zi = z + i * cols;
     const T* ai = a + i * cols;
@@ -71,8 +71,8 @@ LossResult loss_and_delta(LossKind loss, Activation output, double slope, const 
 }
 
 template LossResult loss_and_delta<float>(LossKind, Activation, double, const float*, const float*,
-                                          const int32_t*, int64_t, int64_t, float*);
+                                          const int32_t*, int64_t, int64_t, float*, int64_t);
 template LossResult loss_and_delta<double>(LossKind, Activation, double, const double*, const double*,
-                                           const int32_t*, int64_t, int64_t, double*);
+                                           const int32_t*, int64_t, int64_t, double*, int64_t);
 
 }  // namespace nabla

@@ -22,9 +22,10 @@ struct LossResult {
 };
 
 // z, a: rows x cols output pre-activations and activations; delta (rows x cols) receives δᴸ unless
-// it is null.
+// it is null. B, the batch the mean is over, is `batch_rows`: the rows themselves, or a whole batch
+// of which these rows are one shard (then the shards' δ sum to the batch's gradient).
 template <class T>
 LossResult loss_and_delta(LossKind loss, Activation output, double slope, const T* z, const T* a,
-                          const int32_t* labels, int64_t rows, int64_t cols, T* delta);
+                          const int32_t* labels, int64_t rows, int64_t cols, T* delta, int64_t batch_rows);
 
 }  // namespace nabla

@@ -4,10 +4,11 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
-#include <type_traits>
 
 #include "math/blas.hpp"
+#include "math/finite.hpp"
 #include "nn/activation.hpp"
 
 namespace nabla {
@@ -25,7 +26,6 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
   assert(inputs > 0 && outputs > 0 && max_batch > 0);
   size_t offset = 0;
   int64_t in = inputs;
-  int64_t widest = inputs;
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerConfig& lc = layers[i];
     if (lc.type == LayerType::dropout) {
@@ -50,12 +50,31 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     offset += size_t(d.out);
     dense_.push_back(d);
     in = d.out;
-    widest = std::max(widest, d.out);
   }
   assert(!dense_.empty());
 
-  params_.assign(offset, T(0));
-  grads_.assign(offset, T(0));
+  own_params_.assign(offset, T(0));
+  allocate(max_batch);
+}
+
+template <class T>
+Network<T>::Network(const Network& primary, int64_t max_batch)
+    : loss_(primary.loss_),
+      inputs_(primary.inputs_),
+      input_dropout_(primary.input_dropout_),
+      dense_(primary.dense_),
+      tensors_(primary.tensors_),
+      params_(primary.params_) {
+  allocate(max_batch);
+}
+
+template <class T>
+void Network<T>::allocate(int64_t max_batch) {
+  assert(max_batch > 0);
+  max_batch_ = max_batch;
+  int64_t widest = inputs_;
+  for (const Dense& d : dense_) widest = std::max(widest, d.out);
+  grads_.assign(params_->size(), T(0));
   const size_t rows = size_t(max_batch);
   for (const Dense& d : dense_) {
     a_.emplace_back(rows * size_t(d.out));
@@ -63,8 +82,8 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     mask_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
   }
   if (input_dropout_ > 0) {
-    x_drop_.resize(rows * size_t(inputs));
-    x_mask_.resize(rows * size_t(inputs));
+    x_drop_.resize(rows * size_t(inputs_));
+    x_mask_.resize(rows * size_t(inputs_));
   }
   z_out_.resize(rows * size_t(dense_.back().out));
   delta_.resize(rows * size_t(widest));
@@ -74,8 +93,8 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
 template <class T>
 void Network<T>::initialize(Rng& rng) {
   for (const Dense& d : dense_) {
-    T* w = params_.data() + d.w;
-    T* b = params_.data() + d.b;
+    T* w = params_->data() + d.w;
+    T* b = params_->data() + d.b;
     const size_t n = size_t(d.out * d.in);
     const double fan_in = double(d.in), fan_out = double(d.out);
     switch (d.init) {
@@ -140,8 +159,8 @@ const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
   const size_t last = dense_.size() - 1;
   for (size_t l = 0; l < dense_.size(); ++l) {
     const Dense& d = dense_[l];
-    const T* w = params_.data() + d.w;
-    const T* b = params_.data() + d.b;
+    const T* w = params_->data() + d.w;
+    const T* b = params_->data() + d.b;
     T* a = a_[l].data();
     T* z = l == last ? z_out_.data() : a;  // the output layer keeps z for the loss
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
@@ -158,21 +177,26 @@ const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
 }
 
 template <class T>
-LossResult Network<T>::loss(const int32_t* labels, bool want_delta) {
+LossResult Network<T>::loss(const int32_t* labels, bool want_delta, int64_t batch_rows) {
   const Dense& d = dense_.back();
   return loss_and_delta(loss_, d.act, d.slope, z_out_.data(), a_.back().data(), labels, rows_, d.out,
-                        want_delta ? delta_.data() : nullptr);  // BP1
+                        want_delta ? delta_.data() : nullptr, batch_rows > 0 ? batch_rows : rows_);  // BP1
 }
 
 template <class T>
 void Network<T>::backward(T* grad_x) {
   const int rows = int(rows_);
+  const T limit = std::numeric_limits<T>::max() / 4;  // the replicas' sum and more stays finite
+  grads_bounded_ = true;
   // delta_ holds δˡ (rows x out) for the layer being processed, starting with δᴸ from loss().
   for (size_t l = dense_.size(); l-- > 0;) {
     const Dense& d = dense_[l];
     const int in = int(d.in), out = int(d.out);
     const T* a_prev = input_of(l);
     const T* delta = delta_.data();
+    const T delta_max = T(rows) * max_abs(delta, size_t(rows) * size_t(out));
+    grads_bounded_ = grads_bounded_ && delta_max < limit &&
+                     delta_max * max_abs(a_prev, size_t(rows) * size_t(in)) < limit;
 
     // BP4: ∂C/∂W (out x in) = δᵀ (out x rows) · a_prev (rows x in)
     gemm(true, false, out, in, rows, T(1), delta, out, a_prev, in, T(0), grads_.data() + d.w, in);
@@ -189,7 +213,7 @@ void Network<T>::backward(T* grad_x) {
 
     // BP2, first half: ∂C/∂a_prev (rows x in) = δ (rows x out) · W (out x in)
     T* below = l == 0 ? grad_x : delta_prev_.data();
-    gemm(false, false, rows, in, out, T(1), delta, out, params_.data() + d.w, in, T(0), below, in);
+    gemm(false, false, rows, in, out, T(1), delta, out, params_->data() + d.w, in, T(0), below, in);
 
     // Through the dropout below, if it was active: ∂C/∂a = ∂C/∂(a ⊙ mask) ⊙ mask
     const size_t n = size_t(rows) * size_t(in);
@@ -206,37 +230,18 @@ void Network<T>::backward(T* grad_x) {
   }
 }
 
-namespace {
-
-// Any NaN or infinity among n values? Tests the exponent bits, so the loop is an integer OR
-// reduction that the compiler vectorises (a floating-point one it may not reorder).
-template <class T>
-bool finite_all(const T* p, size_t n) {
-  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-  constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
-  Bits bad = 0;
-  for (size_t k = 0; k < n; ++k) {
-    Bits b;
-    std::memcpy(&b, p + k, sizeof b);
-    bad |= Bits((b & exponent) == exponent);
-  }
-  return bad == 0;
-}
-
-}  // namespace
-
 template <class T>
 bool Network<T>::grads_finite() const {
-  return finite_all(grads_.data(), grads_.size());
+  return all_finite(grads_.data(), grads_.size());
 }
 
 template <class T>
 std::string Network<T>::first_nonfinite() const {
   for (size_t l = 0; l < dense_.size(); ++l)
-    if (!finite_all(a_[l].data(), size_t(rows_ * dense_[l].out)))
+    if (!all_finite(a_[l].data(), size_t(rows_ * dense_[l].out)))
       return "the output of layers." + std::to_string(l) + " (" + to_string(dense_[l].act) + ")";
   for (const TensorInfo& t : tensors_)
-    if (!finite_all(grads_.data() + t.offset, t.size())) return t.name + "'s gradient";
+    if (!all_finite(grads_.data() + t.offset, t.size())) return t.name + "'s gradient";
   return "";
 }
 

@@ -56,6 +56,12 @@ class Network {
   Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss,
           int64_t max_batch);
 
+  // A replica for data-parallel training: the same architecture and workspaces of its own, but it
+  // reads the parameters of `primary` (no copy) and keeps gradients of its own.
+  Network(const Network& primary, int64_t max_batch);
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
   // Draws the weights (and the gaussian init's biases) from `rng`; biases are 0 otherwise.
   void initialize(Rng& rng);
 
@@ -65,15 +71,16 @@ class Network {
   const T* forward(const T* x, int64_t rows, Rng* dropout_rng = nullptr);
 
   // The loss of the last forward against `labels` (mean over its rows), with the count of correct
-  // predictions. With want_delta, it also computes δᴸ for backward.
-  LossResult loss(const int32_t* labels, bool want_delta);
+  // predictions. With want_delta, it also computes δᴸ for backward, for the mean over `batch_rows`
+  // samples (default: this forward's rows; a shard of a larger batch passes the whole batch's).
+  LossResult loss(const int32_t* labels, bool want_delta, int64_t batch_rows = 0);
 
   // Fills grads() with ∂C/∂θ of the last forward and loss(want_delta = true). With grad_x (rows x
   // inputs) it also gives ∂C/∂x, the δ recurrence carried one step below the first layer.
   void backward(T* grad_x = nullptr);
 
-  std::vector<T>& params() { return params_; }
-  const std::vector<T>& params() const { return params_; }
+  std::vector<T>& params() { return *params_; }
+  const std::vector<T>& params() const { return *params_; }
   std::vector<T>& grads() { return grads_; }
   const std::vector<T>& grads() const { return grads_; }
   const std::vector<Dense>& layers() const { return dense_; }
@@ -90,6 +97,11 @@ class Network {
 
   // True when every gradient is finite (one pass over the gradient buffer).
   bool grads_finite() const;
+  // True when the last backward's gradients are certainly finite, known without reading them:
+  // every δ and every activation was finite, and for every layer B·max|δ|·max|a_prev| (a bound on
+  // each entry of δᵀ·a_prev and of the column sums of δ) stays far below the largest float, so no
+  // sum can overflow. Costs a pass over the small δ and activation matrices, not the weights.
+  bool grads_bounded() const { return grads_bounded_; }
   // Where the first non-finite value is, for the message that stops a diverging run: the first
   // layer whose activations (of the last forward) or gradients hold a NaN or an infinity, e.g.
   // "the output of layers.1 (relu)" or "layers.2.weight's gradient". Empty when all are finite.
@@ -99,6 +111,9 @@ class Network {
   int64_t forward_macs() const;
 
  private:
+  // Allocates the workspaces for max_batch rows.
+  void allocate(int64_t max_batch);
+
   // The input that dense layer l reads: the (dropped-out) activations below it, or x.
   const T* input_of(size_t l) const;
 
@@ -108,7 +123,9 @@ class Network {
   double input_dropout_ = 0;
   std::vector<Dense> dense_;
   std::vector<TensorInfo> tensors_;
-  std::vector<T> params_, grads_;
+  std::vector<T> own_params_;          // empty in a replica
+  std::vector<T>* params_ = &own_params_;
+  std::vector<T> grads_;
 
   // Workspaces, each max_batch rows.
   std::vector<std::vector<T>> a_;     // per dense layer: z, then a = σ(z) in place
@@ -122,6 +139,7 @@ class Network {
   const T* x_ = nullptr;
   int64_t rows_ = 0;
   bool dropped_ = false;
+  bool grads_bounded_ = false;
 };
 
 extern template class Network<float>;

@@ -4,6 +4,30 @@
 
 namespace nabla {
 
+namespace {
+
+// The gradient of parameter k: one buffer, or the sum of several (the data-parallel replicas'),
+// summed here on the fly so that the sum is never written out.
+struct OneGrad {
+  const float* g;
+  float operator()(size_t k) const { return g[k]; }
+};
+struct TwoGrads {
+  const float *g, *h;
+  float operator()(size_t k) const { return g[k] + h[k]; }
+};
+struct ManyGrads {
+  const float* const* g;
+  int count;
+  float operator()(size_t k) const {
+    float s = g[0][k];
+    for (int j = 1; j < count; ++j) s += g[j][k];
+    return s;
+  }
+};
+
+}  // namespace
+
 Optimizer::Optimizer(const OptimizerConfig& config, size_t parameters) : c_(config), n_(parameters) {
   size_t buffers = 0;
   if (c_.type == OptimizerKind::sgd) buffers = c_.momentum > 0 ? 1 : 0;
@@ -11,27 +35,37 @@ Optimizer::Optimizer(const OptimizerConfig& config, size_t parameters) : c_(conf
   state_.assign(buffers * n_, 0.0f);
 }
 
-void Optimizer::step(float* theta, const float* grad, double lr_d) {
-  ++t_;
-  const size_t n = n_;
+void Optimizer::step(float* theta, const float* grad, double lr) {
+  begin_step();
+  update(theta, &grad, 1, lr, 0, n_);
+}
+
+void Optimizer::update(float* theta, const float* const* grads, int sources, double lr, size_t begin, size_t end) {
+  if (sources == 1) apply(theta, OneGrad{grads[0]}, lr, begin, end);
+  else if (sources == 2) apply(theta, TwoGrads{grads[0], grads[1]}, lr, begin, end);
+  else apply(theta, ManyGrads{grads, sources}, lr, begin, end);
+}
+
+template <class Grad>
+void Optimizer::apply(float* theta, Grad grad, double lr_d, size_t begin, size_t end) {
   const float lr = float(lr_d), wd = float(c_.weight_decay);
   switch (c_.type) {
     case OptimizerKind::sgd: {
       const float mu = float(c_.momentum);
       if (mu == 0) {
-        for (size_t k = 0; k < n; ++k) theta[k] -= lr * (grad[k] + wd * theta[k]);
+        for (size_t k = begin; k < end; ++k) theta[k] -= lr * (grad(k) + wd * theta[k]);
         return;
       }
       float* v = state_.data();
       if (c_.nesterov) {
-        for (size_t k = 0; k < n; ++k) {
-          const float g = grad[k] + wd * theta[k];
+        for (size_t k = begin; k < end; ++k) {
+          const float g = grad(k) + wd * theta[k];
           v[k] = mu * v[k] + g;
           theta[k] -= lr * (g + mu * v[k]);
         }
       } else {
-        for (size_t k = 0; k < n; ++k) {
-          v[k] = mu * v[k] + grad[k] + wd * theta[k];
+        for (size_t k = begin; k < end; ++k) {
+          v[k] = mu * v[k] + grad(k) + wd * theta[k];
           theta[k] -= lr * v[k];
         }
       }
@@ -41,15 +75,15 @@ void Optimizer::step(float* theta, const float* grad, double lr_d) {
     case OptimizerKind::adamw: {
       const float b1 = float(c_.beta1), b2 = float(c_.beta2), eps = float(c_.epsilon);
       const double t = double(t_);
-      const float c1 = float(1.0 / (1.0 - std::pow(c_.beta1, t)));           // bias corrections
+      const float c1 = float(1.0 / (1.0 - std::pow(c_.beta1, t)));  // bias corrections
       const float c2 = float(1.0 / std::sqrt(1.0 - std::pow(c_.beta2, t)));
       const bool decoupled = c_.type == OptimizerKind::adamw;
       const float l2 = decoupled ? 0.0f : wd;
       const float shrink = decoupled ? 1.0f - lr * wd : 1.0f;
       float* m = state_.data();
-      float* v = state_.data() + n;
-      for (size_t k = 0; k < n; ++k) {
-        const float g = grad[k] + l2 * theta[k];
+      float* v = state_.data() + n_;
+      for (size_t k = begin; k < end; ++k) {
+        const float g = grad(k) + l2 * theta[k];
         m[k] = b1 * m[k] + (1 - b1) * g;
         v[k] = b2 * v[k] + (1 - b2) * g * g;
         // PyTorch: θ −= η · (m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε)

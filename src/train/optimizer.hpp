@@ -19,8 +19,13 @@ class Optimizer {
  public:
   Optimizer(const OptimizerConfig& config, size_t parameters);
 
-  // One update of params by grads at learning rate lr.
+  // One update of params by grads at learning rate lr: begin_step(), then update() of everything.
   void step(float* params, const float* grads, double lr);
+
+  // The same in pieces, so that threads can update disjoint ranges [begin, end) of one step. The
+  // gradient is the sum of `sources` buffers (the data-parallel replicas'), added on the fly.
+  void begin_step() { ++t_; }
+  void update(float* params, const float* const* grads, int sources, double lr, size_t begin, size_t end);
 
   // The state, for checkpoints: the step count and the moment buffers (velocity for sgd; m then v
   // for adam and adamw; empty for plain sgd).
@@ -29,6 +34,9 @@ class Optimizer {
   std::vector<float>& state() { return state_; }
 
  private:
+  template <class Grad>
+  void apply(float* params, Grad grad, double lr, size_t begin, size_t end);
+
   OptimizerConfig c_;
   size_t n_;
   int64_t t_ = 0;

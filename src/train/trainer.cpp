@@ -19,6 +19,7 @@
 #include "io/checkpoint.hpp"
 #include "math/blas.hpp"
 #include "train/optimizer.hpp"
+#include "train/parallel.hpp"
 #include "train/progress.hpp"
 #include "train/schedule.hpp"
 #include "util/error.hpp"
@@ -55,6 +56,7 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
   o.seed = seed;
   o.scale = c.data.scale;
   o.memory_budget_bytes = budget_bytes;
+  o.prefetch = 8;
   return o;
 }
 
@@ -252,8 +254,10 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
 }
 
 TrainResult train(const Config& c, const TrainOptions& options) {
+  const auto started = Clock::now();
   const DataPlan plan = plan_data(c);
-  set_blas_threads(int(c.training.threads));
+  // The threads split each batch between them (parallel.hpp); every GEMM runs on one thread.
+  set_blas_threads(1);
   TrainResult result;
 
   // A checkpoint to continue from must describe this very run.
@@ -303,6 +307,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   Network<float> net(c.layers, plan.train.features, plan.classes, c.loss,
                      std::min(c.training.batch_size, largest_split));
   Optimizer optimizer(c.optimizer, net.params().size());
+  DataParallel parallel(net, int(c.training.threads));
   const EarlyStoppingConfig& es = c.training.early_stopping;
   const bool higher_is_better = es.metric != "val_loss";
 
@@ -340,6 +345,9 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   result.best_epoch = st.best_epoch;
   result.best_metric = st.best_metric;
 
+  // Time spent outside the training steps, reported in summary.json.
+  const double load_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  double eval_seconds = 0;
   for (int64_t epoch = st.epoch + 1; epoch <= c.training.epochs; ++epoch) {
     progress.start_epoch(epoch);
     train_loader.start_epoch(epoch - 1);
@@ -349,21 +357,18 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     auto t0 = Clock::now();
     while (train_loader.next(b)) {
       st.lr = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch, c.training.epochs);
-      net.forward(b.x, b.rows, &dropout_rng);
-      const LossResult r = net.loss(b.labels, true);
-      const bool loss_ok = std::isfinite(r.loss);
-      if (loss_ok) net.backward();
-      if (!loss_ok || !net.grads_finite()) {  // stop before the update: nothing good is touched
-        const std::string where = net.first_nonfinite();
+      const StepResult r = parallel.compute(b.x, b.labels, b.rows, dropout_rng.next());
+      if (!r.finite) {  // stop before the update: nothing good is touched
+        const std::string where = parallel.first_nonfinite();
         throw Diverged(out.string(), "",
                        "training diverged at step " + std::to_string(st.step + 1) + " (epoch " +
                            std::to_string(epoch) + ", batch " + std::to_string(st.batch + 1) + "): " +
-                           (loss_ok ? "a gradient is not finite" : "the loss is " + format("%g", r.loss)) +
+                           (std::isfinite(r.loss) ? "a gradient is not finite" : "the loss is " + format("%g", r.loss)) +
                            (where.empty() ? "" : ", first in " + where) + "; no update was applied and " +
                            last.string() + " holds the last good state (epoch " + std::to_string(st.epoch) +
                            "); lower optimizer.learning_rate");
       }
-      optimizer.step(net.params().data(), net.grads().data(), st.lr);
+      parallel.update(optimizer, st.lr);
       ++st.step;
       ++st.batch;
       st.epoch_loss_sum += r.loss * double(b.rows);
@@ -400,6 +405,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     std::string line = "epoch " + std::to_string(epoch) + "/" + std::to_string(c.training.epochs) + "  train loss " +
                        format("%.4f", st.epoch_loss_sum / seen) + " acc " + percent(double(st.epoch_correct) / seen);
     double metric = 0;
+    const auto eval_start = Clock::now();
     if (val_loader) {
       const Evaluation v = evaluate(net, *val_loader, plan.classes);
       row["val_loss"] = v.loss;
@@ -413,6 +419,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
       row["test_accuracy"] = t.accuracy;
       line += "  test loss " + format("%.4f", t.loss) + " acc " + percent(t.accuracy);
     }
+    eval_seconds += std::chrono::duration<double>(Clock::now() - eval_start).count();
     row["seconds"] = seconds;
     row["samples_per_second"] = seen / seconds;
     line += "  " + format("%.2f s", seconds) + "  " + format("%.0f samples/s", seen / seconds) + "  lr " +
@@ -463,6 +470,9 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   if (val_loader) summary["best_" + es.metric] = st.best_metric;
   summary["best_checkpoint"] = (ckpt_dir / "best.safetensors").string();
   summary["parameters"] = net.params().size();
+  summary["threads"] = c.training.threads;
+  summary["load_seconds"] = load_seconds;  // data headers, loaders, network, the initial checkpoint
+  summary["eval_seconds"] = eval_seconds;  // validation and test passes, all epochs
   io::write_atomically((out / "summary.json").string(), summary.dump(2) + "\n");
   return result;
 }

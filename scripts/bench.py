@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""The speed benchmark behind scripts/bench.sh: nabla against the GEMM-only bound and PyTorch.
+
+Workloads: W = Fashion-MNIST's 60,000 training images, MLP 784-256-128-10 relu, softmax
+cross-entropy, SGD with momentum 0.9, batch 64; W256 = the same at batch 256. For each workload and
+1 and 2 threads, side by side in every round (so that the machine's noise falls on all alike):
+
+  nabla   build/nabla train configs/default.json (validation 0, checkpoints off), the `seconds` of
+          metrics.jsonl: training only; loading and evaluation come from summary.json
+  bound   build/tests/bench_gemm: exactly the sgemm calls of one step, times the steps of an epoch
+  torch   scripts/bench_torch.py, PyTorch from Debian, in-memory tensors, a plain loop, with
+          OPENBLAS_NUM_THREADS matched (and OMP_WAIT_POLICY=PASSIVE at 2 threads)
+
+Within a run the first epoch is a warm-up; a run's figure is the median of the others, and the
+table shows the median over the rounds. Peak RSS is each process's maximum resident set.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = 60000
+
+
+def max_rss_mb(cmd, env=None):
+    """Runs cmd under GNU time; returns (stdout, peak RSS in MB)."""
+    with tempfile.NamedTemporaryFile("r") as t:
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", t.name] + cmd, check=True, capture_output=True,
+                             text=True, env=env).stdout
+        return out, int(t.read().split()[-1]) / 1024
+
+
+def run_nabla(build, batch, threads, epochs):
+    out = tempfile.mkdtemp(prefix="nabla-bench-")
+    _, rss = max_rss_mb([os.path.join(build, "nabla"), "train", os.path.join(ROOT, "configs", "default.json"),
+                         "--quiet", "--out", out, "--epochs", str(epochs), "--threads", str(threads),
+                         "--set", "data.validation=0", "--set", f"training.batch_size={batch}",
+                         "--set", "checkpoint.every=0"])
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        seconds = [json.loads(line)["seconds"] for line in f]
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    subprocess.run(["rm", "-rf", out])
+    return {"epoch": statistics.median(seconds[1:]), "rss": rss, "load": summary["load_seconds"],
+            "eval": summary["eval_seconds"] / len(seconds)}
+
+
+def run_bound(build, batch, threads):
+    out, rss = max_rss_mb([os.path.join(build, "tests", "bench_gemm"), "--batch", str(batch), "--threads",
+                           str(threads), "--samples", str(SAMPLES), "--repeats", "3"])
+    return {"epoch": json.loads(out)["seconds_per_epoch"], "rss": rss}
+
+
+def run_torch(batch, threads, epochs):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    if threads > 1:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    out, rss = max_rss_mb(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_torch.py"), "--threads",
+                           str(threads), "--batch", str(batch), "--epochs", str(epochs)], env=env)
+    d = json.loads(out)
+    return {"epoch": statistics.median(d["epoch_seconds"][1:]), "rss": rss, "load": d["load_seconds"]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description="nabla against the GEMM bound and PyTorch")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build folder to benchmark")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=4, help="per run, the first being a warm-up")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench.json"))
+    args = ap.parse_args()
+
+    cases = [(name, batch, threads) for name, batch in (("W", 64), ("W256", 256)) for threads in (1, 2)]
+    results = {c: {"nabla": [], "bound": [], "torch": []} for c in cases}
+    for r in range(args.rounds):
+        for c in cases:
+            _, batch, threads = c
+            results[c]["nabla"].append(run_nabla(args.build, batch, threads, args.epochs))
+            results[c]["bound"].append(run_bound(args.build, batch, threads))
+            if not args.no_torch:
+                results[c]["torch"].append(run_torch(batch, threads, args.epochs))
+            print(f"round {r + 1}/{args.rounds} {c[0]} {threads} thread(s): nabla "
+                  f"{results[c]['nabla'][-1]['epoch']:.3f} s, bound {results[c]['bound'][-1]['epoch']:.3f} s"
+                  + ("" if args.no_torch else f", torch {results[c]['torch'][-1]['epoch']:.3f} s"),
+                  file=sys.stderr)
+
+    def med(c, who, key="epoch"):
+        runs = results[c][who]
+        return statistics.median(x[key] for x in runs) if runs else None
+
+    rows = []
+    for c in cases:
+        name, batch, threads = c
+        row = {"workload": name, "batch": batch, "threads": threads, "nabla_s": med(c, "nabla"),
+               "bound_s": med(c, "bound"), "torch_s": med(c, "torch"), "nabla_rss_mb": med(c, "nabla", "rss"),
+               "torch_rss_mb": med(c, "torch", "rss"), "nabla_load_s": med(c, "nabla", "load"),
+               "nabla_eval_s_per_epoch": med(c, "nabla", "eval"), "torch_load_s": med(c, "torch", "load"),
+               "runs": {k: [x["epoch"] for x in v] for k, v in results[c].items()}}
+        row["samples_per_s"] = SAMPLES / row["nabla_s"]
+        row["vs_bound"] = row["nabla_s"] / row["bound_s"]
+        row["vs_torch"] = row["nabla_s"] / row["torch_s"] if row["torch_s"] else None
+        rows.append(row)
+    # PyTorch's best: the faster of its thread settings for the workload.
+    for row in rows:
+        best = [r["torch_s"] for r in rows if r["workload"] == row["workload"] and r["torch_s"]]
+        row["torch_best_s"] = min(best) if best else None
+        row["vs_torch_best"] = row["nabla_s"] / row["torch_best_s"] if row["torch_best_s"] else None
+
+    fmt = lambda x, f: (f % x) if x is not None else "-"
+    print(f"{'workload':8} {'thr':>3} {'nabla s/ep':>10} {'samples/s':>10} {'bound s':>8} {'x bound':>7} "
+          f"{'torch s':>8} {'x torch':>7} {'x best':>7} {'RSS MB':>7} {'torch MB':>8}")
+    for r in rows:
+        print(f"{r['workload']:8} {r['threads']:>3} {r['nabla_s']:>10.3f} {r['samples_per_s']:>10.0f} "
+              f"{r['bound_s']:>8.3f} {r['vs_bound']:>7.2f} {fmt(r['torch_s'], '%8.3f')} {fmt(r['vs_torch'], '%7.2f')} "
+              f"{fmt(r['vs_torch_best'], '%7.2f')} {r['nabla_rss_mb']:>7.1f} {fmt(r['torch_rss_mb'], '%8.1f')}")
+    w1 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 1)
+    w2 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 2)
+    speedup = w1["nabla_s"] / w2["nabla_s"]
+    print(f"W: 2 threads are {speedup:.2f}x faster than 1; loading {w2['nabla_load_s']:.2f} s, "
+          f"evaluation {w2['nabla_eval_s_per_epoch']:.3f} s per epoch (both outside the epoch time)")
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": args.rounds, "rows": rows,
+                   "w_speedup_2_vs_1": speedup}, f, indent=1)
+    print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""PyTorch's time per epoch on nabla's reference workload, for scripts/bench.sh.
+
+Fashion-MNIST's 60,000 training images held in memory as tensors, MLP 784-256-128-10 with relu,
+softmax cross-entropy, SGD with momentum 0.9, in a plain loop (forward, backward, step, and the loss
+and accuracy bookkeeping nabla also does). Run it with OPENBLAS_NUM_THREADS set to the same thread
+count: torch.set_num_threads does not limit OpenBLAS's own threads.
+
+Usage: bench_torch.py --threads N --batch B --epochs E   (prints one JSON object)
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import struct
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        blob = f.read()
+    magic, count = struct.unpack(">II", blob[:8])
+    if magic == 0x803:
+        rows, cols = struct.unpack(">II", blob[8:16])
+        return np.frombuffer(blob[16:], dtype=np.uint8).reshape(count, rows * cols)
+    return np.frombuffer(blob[8:], dtype=np.uint8).astype(np.int64)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    data = os.path.join(ROOT, "data", "fashion-mnist")
+    t0 = time.perf_counter()
+    x = torch.from_numpy(read_idx(os.path.join(data, "train-images-idx3-ubyte.gz")).astype(np.float32) / 255)
+    y = torch.from_numpy(read_idx(os.path.join(data, "train-labels-idx1-ubyte.gz")))
+    load = time.perf_counter() - t0
+    net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                              torch.nn.Linear(128, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = x.shape[0]
+    epochs = []
+    for _ in range(args.epochs):
+        order = torch.randperm(n)
+        t0 = time.perf_counter()
+        loss_sum, correct = 0.0, 0
+        for s in range(0, n, args.batch):
+            idx = order[s : s + args.batch]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            out = net(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            correct += (out.argmax(1) == yb).sum().item()
+        epochs.append(time.perf_counter() - t0)
+    print(json.dumps({"threads": args.threads, "batch": args.batch, "epoch_seconds": epochs, "load_seconds": load,
+                      "train_accuracy": correct / n,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+#include "train/team.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NABLA_PAUSE() _mm_pause()
+#else
+#define NABLA_PAUSE() ((void)0)
+#endif
+
+namespace nabla {
+
+namespace {
+
+// About 20-50 µs of spinning before sleeping: longer than the gaps inside a step, far shorter
+// than an evaluation pass.
+constexpr int kSpins = 2000;
+
+// Waits until `a` no longer holds `value`.
+template <class T>
+void await_change(const std::atomic<T>& a, T value) {
+  for (int i = 0; i < kSpins; ++i) {
+    if (a.load(std::memory_order_acquire) != value) return;
+    NABLA_PAUSE();
+  }
+  while (a.load(std::memory_order_acquire) == value) a.wait(value, std::memory_order_acquire);
+}
+
+}  // namespace
+
+Team::Team(int size) {
+  for (int k = 1; k < size; ++k) workers_.emplace_back([this, k] { work(k); });
+}
+
+Team::~Team() {
+  stop_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void Team::run_erased(void (*call)(void*, int), void* fn) {
+  call_ = call;
+  fn_ = fn;
+  pending_.store(int(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes call_ and fn_
+  generation_.notify_all();
+  call(fn, 0);
+  for (int left; (left = pending_.load(std::memory_order_acquire)) != 0;) await_change(pending_, left);
+}
+
+void Team::work(int k) {
+  uint64_t seen = 0;
+  for (;;) {
+    await_change(generation_, seen);
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load(std::memory_order_acquire)) return;
+    call_(fn_, k);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+  }
+}
+
+}  // namespace nabla
