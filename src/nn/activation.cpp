@@ -18,10 +18,10 @@ T sigmoid(T z) {
 
 // z += bias, then each row of a becomes softmax(z) = exp(z − max) / Σ exp(z − max). a may be z.
 template <class T>
-void softmax_rows(T* z, const T* bias, T* a, int64_t rows, int64_t cols) {
+void softmax_rows(T* z, const T* bias, T* a, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t i = 0; i < rows; ++i) {
-    T* zi = z + i * cols;
-    T* ai = a + i * cols;
+    T* zi = z + i * ld;
+    T* ai = a + i * ld;
     T m = zi[0] + bias[0];
     for (int64_t j = 0; j < cols; ++j) {
       zi[j] += bias[j];
@@ -39,9 +39,9 @@ void softmax_rows(T* z, const T* bias, T* a, int64_t rows, int64_t cols) {
 
 // One pass over the matrix: z[i, j] = f(z[i, j] + bias[j]), in place.
 template <class T, class F>
-void map_biased(T* z, const T* bias, int64_t rows, int64_t cols, F f) {
+void map_biased(T* z, const T* bias, int64_t rows, int64_t cols, int64_t ld, F f) {
   for (int64_t i = 0; i < rows; ++i) {
-    T* row = z + i * cols;
+    T* row = z + i * ld;
     for (int64_t j = 0; j < cols; ++j) row[j] = f(row[j] + bias[j]);
   }
 }
@@ -69,15 +69,16 @@ void map_derivative(T* delta, const T* a, int64_t n, G g) {
 }  // namespace
 
 template <class T>
-void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols) {
+void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols, int64_t ld) {
   const T s = T(slope);
+  if (ld == 0) ld = cols;
   switch (act) {
-    case Activation::sigmoid: map_biased(z, bias, rows, cols, [](T v) { return sigmoid(v); }); break;
-    case Activation::tanh: map_biased(z, bias, rows, cols, [](T v) { return std::tanh(v); }); break;
-    case Activation::relu: map_biased(z, bias, rows, cols, [](T v) { return v > 0 ? v : T(0); }); break;
-    case Activation::leaky_relu: map_biased(z, bias, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
-    case Activation::linear: map_biased(z, bias, rows, cols, [](T v) { return v; }); break;
-    case Activation::softmax: softmax_rows(z, bias, z, rows, cols); break;
+    case Activation::sigmoid: map_biased(z, bias, rows, cols, ld, [](T v) { return sigmoid(v); }); break;
+    case Activation::tanh: map_biased(z, bias, rows, cols, ld, [](T v) { return std::tanh(v); }); break;
+    case Activation::relu: map_biased(z, bias, rows, cols, ld, [](T v) { return v > 0 ? v : T(0); }); break;
+    case Activation::leaky_relu: map_biased(z, bias, rows, cols, ld, [s](T v) { return v > 0 ? v : s * v; }); break;
+    case Activation::linear: map_biased(z, bias, rows, cols, ld, [](T v) { return v; }); break;
+    case Activation::softmax: softmax_rows(z, bias, z, rows, cols, ld); break;
   }
 }
 
@@ -90,7 +91,7 @@ void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a,
     case Activation::relu: map_biased_into(z, bias, a, rows, cols, [](T v) { return v > 0 ? v : T(0); }); break;
     case Activation::leaky_relu: map_biased_into(z, bias, a, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
     case Activation::linear: map_biased_into(z, bias, a, rows, cols, [](T v) { return v; }); break;
-    case Activation::softmax: softmax_rows(z, bias, a, rows, cols); break;
+    case Activation::softmax: softmax_rows(z, bias, a, rows, cols, cols); break;
   }
 }
 
@@ -121,8 +122,8 @@ double derivative_from_output(Activation act, double slope, double a) {
   return d;
 }
 
-template void bias_activate<float>(Activation, double, float*, const float*, int64_t, int64_t);
-template void bias_activate<double>(Activation, double, double*, const double*, int64_t, int64_t);
+template void bias_activate<float>(Activation, double, float*, const float*, int64_t, int64_t, int64_t);
+template void bias_activate<double>(Activation, double, double*, const double*, int64_t, int64_t, int64_t);
 template void bias_activate_into<float>(Activation, double, float*, const float*, float*, int64_t, int64_t);
 template void bias_activate_into<double>(Activation, double, double*, const double*, double*, int64_t, int64_t);
 template void mul_derivative<float>(Activation, double, float*, const float*, int64_t, int64_t);

@@ -13,9 +13,10 @@
 namespace nabla {
 
 // z (rows x cols, row-major) += bias (cols) broadcast over rows, then a = σ(z), in place.
-// softmax normalises each row; the others work element by element.
+// softmax normalises each row; the others work element by element. `ld`, the distance between
+// rows, is cols unless z is a block of columns of a wider matrix.
 template <class T>
-void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols);
+void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols, int64_t ld = 0);
 
 // The same in one pass that keeps z: z += bias, and a = σ(z) goes to a separate buffer (for the
 // output layer, whose z the losses need).

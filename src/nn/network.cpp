@@ -20,14 +20,13 @@ size_t TensorInfo::size() const {
 }
 
 template <class T>
-Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs,
-                    LossKind loss, int64_t max_batch)
+Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss,
+                    int64_t max_batch)
     : loss_(loss), inputs_(inputs), max_batch_(max_batch) {
   assert(inputs > 0 && outputs > 0 && max_batch > 0);
   size_t offset = 0;
   int64_t in = inputs;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const LayerConfig& lc = layers[i];
+  for (const LayerConfig& lc : layers) {
     if (lc.type == LayerType::dropout) {
       if (dense_.empty())
         input_dropout_ = lc.rate;
@@ -53,48 +52,27 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
   }
   assert(!dense_.empty());
 
-  own_params_.assign(offset, T(0));
-  allocate(max_batch);
-}
-
-template <class T>
-Network<T>::Network(const Network& primary, int64_t max_batch)
-    : loss_(primary.loss_),
-      inputs_(primary.inputs_),
-      input_dropout_(primary.input_dropout_),
-      dense_(primary.dense_),
-      tensors_(primary.tensors_),
-      params_(primary.params_) {
-  allocate(max_batch);
-}
-
-template <class T>
-void Network<T>::allocate(int64_t max_batch) {
-  assert(max_batch > 0);
-  max_batch_ = max_batch;
-  int64_t widest = inputs_;
-  for (const Dense& d : dense_) widest = std::max(widest, d.out);
-  grads_.assign(params_->size(), T(0));
+  params_.assign(offset, T(0));
+  grads_.assign(offset, T(0));
   const size_t rows = size_t(max_batch);
   for (const Dense& d : dense_) {
     a_.emplace_back(rows * size_t(d.out));
     drop_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
     mask_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
+    delta_.emplace_back(rows * size_t(d.out));
   }
   if (input_dropout_ > 0) {
-    x_drop_.resize(rows * size_t(inputs_));
-    x_mask_.resize(rows * size_t(inputs_));
+    x_drop_.resize(rows * size_t(inputs));
+    x_mask_.resize(rows * size_t(inputs));
   }
   z_out_.resize(rows * size_t(dense_.back().out));
-  delta_.resize(rows * size_t(widest));
-  delta_prev_.resize(rows * size_t(widest));
 }
 
 template <class T>
 void Network<T>::initialize(Rng& rng) {
   for (const Dense& d : dense_) {
-    T* w = params_->data() + d.w;
-    T* b = params_->data() + d.b;
+    T* w = params_.data() + d.w;
+    T* b = params_.data() + d.b;
     const size_t n = size_t(d.out * d.in);
     const double fan_in = double(d.in), fan_out = double(d.out);
     switch (d.init) {
@@ -145,89 +123,144 @@ const T* Network<T>::input_of(size_t l) const {
   return dropped_ && dense_[below].dropout > 0 ? drop_[below].data() : a_[below].data();
 }
 
+// --- One batch shared by threads -------------------------------------------------------------------
+
 template <class T>
-const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
+void Network<T>::begin_batch(const T* x, int64_t rows, bool training) {
   if (rows <= 0 || rows > max_batch_)
-    throw std::invalid_argument("Network::forward: " + std::to_string(rows) + " rows, the workspaces hold 1 to " +
+    throw std::invalid_argument("Network: a batch of " + std::to_string(rows) + " rows, the workspaces hold 1 to " +
                                 std::to_string(max_batch_));
   x_ = x;
   rows_ = rows;
-  dropped_ = dropout_rng != nullptr;
-  if (dropped_ && input_dropout_ > 0)
-    dropout_forward(x, x_drop_.data(), x_mask_.data(), size_t(rows * inputs_), input_dropout_, *dropout_rng);
+  dropped_ = training;
+}
 
+template <class T>
+void Network<T>::input_dropout_rows(int64_t r0, int64_t r1, Rng* dropout_rng) {
+  if (!dropped_ || input_dropout_ == 0) return;
+  const size_t first = size_t(r0 * inputs_);
+  dropout_forward(x_ + first, x_drop_.data() + first, x_mask_.data() + first, size_t((r1 - r0) * inputs_),
+                  input_dropout_, *dropout_rng);
+}
+
+template <class T>
+void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
+  const Dense& d = dense_[0];
+  const int64_t units = u1 - u0;
+  T* a = a_[0].data() + u0;  // the block of columns [u0, u1), leading dimension out
+  // z[:, u0:u1] (rows x units) = x (rows x in) · W[u0:u1, :]ᵀ
+  gemm(false, true, int(rows_), int(units), int(d.in), T(1), input_of(0), int(d.in), params_.data() + d.w + u0 * d.in,
+       int(d.in), T(0), a, int(d.out));
+  bias_activate(d.act, d.slope, a, params_.data() + d.b + u0, rows_, units, d.out);
+  if (dropped_ && d.dropout > 0)
+    for (int64_t i = 0; i < rows_; ++i) {
+      const size_t at = size_t(i * d.out + u0);
+      dropout_forward(a_[0].data() + at, drop_[0].data() + at, mask_[0].data() + at, size_t(units), d.dropout,
+                      *dropout_rng);
+    }
+}
+
+template <class T>
+void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from) {
+  const int64_t rows = r1 - r0;
+  if (from == 0) input_dropout_rows(r0, r1, dropout_rng);
   const size_t last = dense_.size() - 1;
-  for (size_t l = 0; l < dense_.size(); ++l) {
+  for (size_t l = from; l < dense_.size(); ++l) {
     const Dense& d = dense_[l];
-    const T* w = params_->data() + d.w;
-    const T* b = params_->data() + d.b;
-    T* a = a_[l].data();
-    T* z = l == last ? z_out_.data() : a;  // the output layer keeps z for the loss
+    const T* w = params_.data() + d.w;
+    const T* b = params_.data() + d.b;
+    T* a = a_[l].data() + r0 * d.out;
+    T* z = l == last ? z_out_.data() + r0 * d.out : a;  // the output layer keeps z for the loss
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
-    gemm(false, true, int(rows), int(d.out), int(d.in), T(1), input_of(l), int(d.in), w, int(d.in), T(0), z,
-         int(d.out));
+    gemm(false, true, int(rows), int(d.out), int(d.in), T(1), input_of(l) + r0 * d.in, int(d.in), w, int(d.in), T(0),
+         z, int(d.out));
     if (l == last)
       bias_activate_into(d.act, d.slope, z, b, a, rows, d.out);  // z += b, a = σ(z)
     else
       bias_activate(d.act, d.slope, a, b, rows, d.out);  // a = σ(z + b), in place
-    if (dropped_ && d.dropout > 0)
-      dropout_forward(a, drop_[l].data(), mask_[l].data(), size_t(rows * d.out), d.dropout, *dropout_rng);
+    if (dropped_ && d.dropout > 0) {
+      const size_t first = size_t(r0 * d.out);
+      dropout_forward(a, drop_[l].data() + first, mask_[l].data() + first, size_t(rows * d.out), d.dropout,
+                      *dropout_rng);
+    }
   }
+}
+
+template <class T>
+LossResult Network<T>::loss_rows(const int32_t* labels, int64_t r0, int64_t r1, bool want_delta) {
+  const Dense& d = dense_.back();
+  const size_t first = size_t(r0 * d.out);
+  return loss_and_delta(loss_, d.act, d.slope, z_out_.data() + first, a_.back().data() + first, labels + r0, r1 - r0,
+                        d.out, want_delta ? delta_.back().data() + first : nullptr, rows_);  // BP1
+}
+
+template <class T>
+bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
+  const int rows = int(r1 - r0);
+  const T limit = std::numeric_limits<T>::max() / 4;  // the threads' shares add up and stay finite
+  bool bounded = true;
+  for (size_t l = dense_.size(); l-- > 0;) {
+    const Dense& d = dense_[l];
+    const int in = int(d.in), out = int(d.out);
+    const T* delta = delta_[l].data() + r0 * out;
+    const T delta_max = T(rows_) * max_abs(delta, size_t(rows) * size_t(out));
+    bounded = bounded && delta_max < limit && delta_max * max_abs(input_of(l) + r0 * in, size_t(rows) * size_t(in)) < limit;
+    if (l == 0) break;  // no δ below the first layer (∂C/∂x is backward's)
+
+    // BP2: δˡ⁻¹ = (δˡ · Wˡ) ⊙ mask ⊙ σ′(zˡ⁻¹), the dropout mask when one was applied below
+    T* below = delta_[l - 1].data() + r0 * in;
+    gemm(false, false, rows, in, out, T(1), delta, out, params_.data() + d.w, in, T(0), below, in);
+    const Dense& prev = dense_[l - 1];
+    if (dropped_ && prev.dropout > 0) {
+      const T* mask = mask_[l - 1].data() + r0 * in;
+      for (size_t k = 0; k < size_t(rows) * size_t(in); ++k) below[k] *= mask[k];
+    }
+    mul_derivative(prev.act, prev.slope, below, a_[l - 1].data() + r0 * in, rows, prev.out);
+  }
+  return bounded;
+}
+
+template <class T>
+void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const {
+  const Dense& d = dense_[l];
+  const int rows = int(rows_), in = int(d.in), out = int(d.out), units = int(u1 - u0);
+  const T* delta = delta_[l].data() + u0;  // δ[:, u0:u1], leading dimension out
+  // BP4: ∂C/∂W[u0:u1, :] = δ[:, u0:u1]ᵀ · a_prev
+  gemm(true, false, units, in, rows, T(1), delta, out, input_of(l), in, T(0), grad_w, in);
+  // BP3: ∂C/∂b[u0:u1] = column sums of δ[:, u0:u1]
+  std::fill(grad_b, grad_b + units, T(0));
+  for (int i = 0; i < rows; ++i) {
+    const T* row = delta + size_t(i) * size_t(out);
+    for (int j = 0; j < units; ++j) grad_b[j] += row[j];
+  }
+}
+
+// --- The whole batch ---------------------------------------------------------------------------------
+
+template <class T>
+const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
+  begin_batch(x, rows, dropout_rng != nullptr);
+  forward_rows(0, rows, dropout_rng);
   return a_.back().data();
 }
 
 template <class T>
-LossResult Network<T>::loss(const int32_t* labels, bool want_delta, int64_t batch_rows) {
-  const Dense& d = dense_.back();
-  return loss_and_delta(loss_, d.act, d.slope, z_out_.data(), a_.back().data(), labels, rows_, d.out,
-                        want_delta ? delta_.data() : nullptr, batch_rows > 0 ? batch_rows : rows_);  // BP1
+LossResult Network<T>::loss(const int32_t* labels, bool want_delta) {
+  return loss_rows(labels, 0, rows_, want_delta);
 }
 
 template <class T>
 void Network<T>::backward(T* grad_x) {
-  const int rows = int(rows_);
-  const T limit = std::numeric_limits<T>::max() / 4;  // the replicas' sum and more stays finite
-  grads_bounded_ = true;
-  // delta_ holds δˡ (rows x out) for the layer being processed, starting with δᴸ from loss().
-  for (size_t l = dense_.size(); l-- > 0;) {
-    const Dense& d = dense_[l];
-    const int in = int(d.in), out = int(d.out);
-    const T* a_prev = input_of(l);
-    const T* delta = delta_.data();
-    const T delta_max = T(rows) * max_abs(delta, size_t(rows) * size_t(out));
-    grads_bounded_ = grads_bounded_ && delta_max < limit &&
-                     delta_max * max_abs(a_prev, size_t(rows) * size_t(in)) < limit;
-
-    // BP4: ∂C/∂W (out x in) = δᵀ (out x rows) · a_prev (rows x in)
-    gemm(true, false, out, in, rows, T(1), delta, out, a_prev, in, T(0), grads_.data() + d.w, in);
-
-    // BP3: ∂C/∂b = column sums of δ
-    T* grad_b = grads_.data() + d.b;
-    std::fill(grad_b, grad_b + out, T(0));
-    for (int i = 0; i < rows; ++i) {
-      const T* row = delta + size_t(i) * size_t(out);
-      for (int j = 0; j < out; ++j) grad_b[j] += row[j];
-    }
-
-    if (l == 0 && !grad_x) break;  // no δ is needed below the first layer
-
-    // BP2, first half: ∂C/∂a_prev (rows x in) = δ (rows x out) · W (out x in)
-    T* below = l == 0 ? grad_x : delta_prev_.data();
-    gemm(false, false, rows, in, out, T(1), delta, out, params_->data() + d.w, in, T(0), below, in);
-
-    // Through the dropout below, if it was active: ∂C/∂a = ∂C/∂(a ⊙ mask) ⊙ mask
-    const size_t n = size_t(rows) * size_t(in);
-    const T* mask = l == 0 ? x_mask_.data() : mask_[l - 1].data();
-    const bool dropout_below = dropped_ && (l == 0 ? input_dropout_ > 0 : dense_[l - 1].dropout > 0);
-    if (dropout_below)
-      for (size_t k = 0; k < n; ++k) below[k] *= mask[k];
-
-    if (l == 0) break;  // ∂C/∂x is done: the input has no σ′
-    // BP2, second half: δˡ⁻¹ = ∂C/∂aˡ⁻¹ ⊙ σ′(zˡ⁻¹)
-    const Dense& prev = dense_[l - 1];
-    mul_derivative(prev.act, prev.slope, below, a_[l - 1].data(), rows, prev.out);
-    std::swap(delta_, delta_prev_);
-  }
+  grads_bounded_ = delta_rows(0, rows_);
+  for (size_t l = 0; l < dense_.size(); ++l)
+    weight_gradient(l, 0, dense_[l].out, grads_.data() + dense_[l].w, grads_.data() + dense_[l].b);
+  if (!grad_x) return;
+  // ∂C/∂x (rows x inputs) = δ⁰ · W⁰, through the input dropout's mask when there was one
+  const Dense& d = dense_[0];
+  gemm(false, false, int(rows_), int(d.in), int(d.out), T(1), delta_[0].data(), int(d.out), params_.data() + d.w,
+       int(d.in), T(0), grad_x, int(d.in));
+  if (dropped_ && input_dropout_ > 0)
+    for (size_t k = 0; k < size_t(rows_ * inputs_); ++k) grad_x[k] *= x_mask_[k];
 }
 
 template <class T>
@@ -240,8 +273,9 @@ std::string Network<T>::first_nonfinite() const {
   for (size_t l = 0; l < dense_.size(); ++l)
     if (!all_finite(a_[l].data(), size_t(rows_ * dense_[l].out)))
       return "the output of layers." + std::to_string(l) + " (" + to_string(dense_[l].act) + ")";
-  for (const TensorInfo& t : tensors_)
-    if (!all_finite(grads_.data() + t.offset, t.size())) return t.name + "'s gradient";
+  for (size_t l = dense_.size(); l-- > 0;)
+    if (!all_finite(delta_[l].data(), size_t(rows_ * dense_[l].out)))
+      return "the error δ of layers." + std::to_string(l) + " (its gradient)";
   return "";
 }
 

@@ -19,6 +19,11 @@
 // dropout) while training; in evaluation it does nothing. A dropout before the first dense layer
 // drops inputs.
 //
+// Threads. One batch can be shared by several threads (parallel.hpp): each runs the forward pass,
+// the loss and the δ recurrence (BP1, BP2) for its own rows, and then each computes BP3 and BP4 for
+// its own units over the whole batch. Every thread's GEMMs are then independent, and the weight
+// gradient comes out in blocks that the optimiser can apply at once, while they are in cache.
+//
 // All workspaces are allocated at construction for the largest batch: forward, loss and backward
 // allocate nothing. The same code runs in float (training) and double (the gradient check).
 #include <cstdint>
@@ -55,15 +60,13 @@ class Network {
   // the feature count; `max_batch` sizes the workspaces.
   Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss,
           int64_t max_batch);
-
-  // A replica for data-parallel training: the same architecture and workspaces of its own, but it
-  // reads the parameters of `primary` (no copy) and keeps gradients of its own.
-  Network(const Network& primary, int64_t max_batch);
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
   // Draws the weights (and the gaussian init's biases) from `rng`; biases are 0 otherwise.
   void initialize(Rng& rng);
+
+  // --- The whole batch on the calling thread ----------------------------------------------------
 
   // Forward over x (rows x inputs, row-major; it must stay valid until backward). With a dropout
   // rng the network is in training mode; without, in evaluation mode. Returns the output
@@ -71,16 +74,46 @@ class Network {
   const T* forward(const T* x, int64_t rows, Rng* dropout_rng = nullptr);
 
   // The loss of the last forward against `labels` (mean over its rows), with the count of correct
-  // predictions. With want_delta, it also computes δᴸ for backward, for the mean over `batch_rows`
-  // samples (default: this forward's rows; a shard of a larger batch passes the whole batch's).
-  LossResult loss(const int32_t* labels, bool want_delta, int64_t batch_rows = 0);
+  // predictions. With want_delta, it also computes δᴸ for backward.
+  LossResult loss(const int32_t* labels, bool want_delta);
 
   // Fills grads() with ∂C/∂θ of the last forward and loss(want_delta = true). With grad_x (rows x
   // inputs) it also gives ∂C/∂x, the δ recurrence carried one step below the first layer.
   void backward(T* grad_x = nullptr);
 
-  std::vector<T>& params() { return *params_; }
-  const std::vector<T>& params() const { return *params_; }
+  // --- One batch shared by threads (the trainer's step, parallel.hpp) ---------------------------
+  // begin_batch once; then every thread runs forward_rows, loss_rows and delta_rows on its own rows
+  // [r0, r1); then, once all have, weight_gradient on disjoint blocks of units. The whole-batch
+  // functions above are these with a single range.
+
+  void begin_batch(const T* x, int64_t rows, bool training);
+  // The forward pass of rows [r0, r1) from dense layer `from` up (the input dropout with from = 0).
+  void forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from = 0);
+  // The first layer can instead be split by units, so that each thread reads only its own rows of
+  // the (largest) first weight matrix, which it also updates: a weight matrix that every thread
+  // reads and one thread writes moves between the cores' caches at every step. Then, for all rows:
+  // input_dropout_rows by rows (when the network drops inputs), forward_first_units by units, and
+  // forward_rows(r0, r1, rng, 1) for the layers above. Needs a layer above the first.
+  bool first_layer_by_units() const { return dense_.size() >= 2; }
+  bool drops_inputs() const { return input_dropout_ > 0; }
+  void input_dropout_rows(int64_t r0, int64_t r1, Rng* dropout_rng);
+  void forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng);
+  // The loss of rows [r0, r1) (the mean over them) and their δᴸ, which carries the 1/B of the
+  // whole batch, so that the rows' shares of the gradient add up to the batch's.
+  LossResult loss_rows(const int32_t* labels, int64_t r0, int64_t r1, bool want_delta);
+  // BP2 for rows [r0, r1): δ of every layer. Returns whether the gradient these rows contribute is
+  // certainly finite, known without computing it: every δ and activation is finite, and
+  // B·max|δ|·max|a_prev| (a bound on the rows' share of each entry of δᵀ·a_prev and of the column
+  // sums of δ) stays far below the largest T, for every layer.
+  bool delta_rows(int64_t r0, int64_t r1);
+  // BP3 and BP4 for units [u0, u1) of dense layer l, over the whole batch:
+  //   grad_w ((u1 − u0) x in) = δ[:, u0:u1]ᵀ · a_prev        grad_b = column sums of δ[:, u0:u1]
+  void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const;
+
+  // ----------------------------------------------------------------------------------------------
+
+  std::vector<T>& params() { return params_; }
+  const std::vector<T>& params() const { return params_; }
   std::vector<T>& grads() { return grads_; }
   const std::vector<T>& grads() const { return grads_; }
   const std::vector<Dense>& layers() const { return dense_; }
@@ -90,30 +123,24 @@ class Network {
   int64_t max_batch() const { return max_batch_; }
   LossKind loss_kind() const { return loss_; }
 
-  // The output activations of the last forward, and the activations of dense layer l (rows x out).
+  // The output activations and z of the last forward, and the activations of dense layer l.
   const T* output() const { return a_.back().data(); }
   const T* output_z() const { return z_out_.data(); }
   const T* activations(size_t l) const { return a_[l].data(); }
 
   // True when every gradient is finite (one pass over the gradient buffer).
   bool grads_finite() const;
-  // True when the last backward's gradients are certainly finite, known without reading them:
-  // every δ and every activation was finite, and for every layer B·max|δ|·max|a_prev| (a bound on
-  // each entry of δᵀ·a_prev and of the column sums of δ) stays far below the largest float, so no
-  // sum can overflow. Costs a pass over the small δ and activation matrices, not the weights.
+  // Whether the last backward's gradients are certainly finite (see delta_rows).
   bool grads_bounded() const { return grads_bounded_; }
   // Where the first non-finite value is, for the message that stops a diverging run: the first
-  // layer whose activations (of the last forward) or gradients hold a NaN or an infinity, e.g.
-  // "the output of layers.1 (relu)" or "layers.2.weight's gradient". Empty when all are finite.
+  // layer whose activations (of the last forward) or δ hold a NaN or an infinity, e.g. "the output
+  // of layers.1 (relu)". Empty when all are finite.
   std::string first_nonfinite() const;
 
   // Multiply-adds of one sample's forward pass (Σ in·out); backward costs twice that.
   int64_t forward_macs() const;
 
  private:
-  // Allocates the workspaces for max_batch rows.
-  void allocate(int64_t max_batch);
-
   // The input that dense layer l reads: the (dropped-out) activations below it, or x.
   const T* input_of(size_t l) const;
 
@@ -123,19 +150,17 @@ class Network {
   double input_dropout_ = 0;
   std::vector<Dense> dense_;
   std::vector<TensorInfo> tensors_;
-  std::vector<T> own_params_;          // empty in a replica
-  std::vector<T>* params_ = &own_params_;
-  std::vector<T> grads_;
+  std::vector<T> params_, grads_;
 
   // Workspaces, each max_batch rows.
-  std::vector<std::vector<T>> a_;     // per dense layer: z, then a = σ(z) in place
-  std::vector<std::vector<T>> drop_;  // per dense layer with dropout: a ⊙ mask (empty otherwise)
-  std::vector<std::vector<T>> mask_;  // per dense layer with dropout: 0 or 1/(1 − p)
-  std::vector<T> x_drop_, x_mask_;    // input dropout
-  std::vector<T> z_out_;              // the output layer's z, kept for the fused losses
-  std::vector<T> delta_, delta_prev_; // δ of the current layer and of the one below
+  std::vector<std::vector<T>> a_;      // per dense layer: z, then a = σ(z) in place
+  std::vector<std::vector<T>> drop_;   // per dense layer with dropout: a ⊙ mask (empty otherwise)
+  std::vector<std::vector<T>> mask_;   // per dense layer with dropout: 0 or 1/(1 − p)
+  std::vector<T> x_drop_, x_mask_;     // input dropout
+  std::vector<T> z_out_;               // the output layer's z, kept for the fused losses
+  std::vector<std::vector<T>> delta_;  // per dense layer: δ (rows x out)
 
-  // State of the last forward.
+  // The batch in progress.
   const T* x_ = nullptr;
   int64_t rows_ = 0;
   bool dropped_ = false;

@@ -6,24 +6,11 @@ namespace nabla {
 
 namespace {
 
-// The gradient of parameter k: one buffer, or the sum of several (the data-parallel replicas'),
-// summed here on the fly so that the sum is never written out.
-struct OneGrad {
+// The gradient of parameter k, for a block of parameters [begin, end) whose gradients are g[0 ..).
+struct BlockGrad {
   const float* g;
-  float operator()(size_t k) const { return g[k]; }
-};
-struct TwoGrads {
-  const float *g, *h;
-  float operator()(size_t k) const { return g[k] + h[k]; }
-};
-struct ManyGrads {
-  const float* const* g;
-  int count;
-  float operator()(size_t k) const {
-    float s = g[0][k];
-    for (int j = 1; j < count; ++j) s += g[j][k];
-    return s;
-  }
+  size_t begin;
+  float operator()(size_t k) const { return g[k - begin]; }
 };
 
 }  // namespace
@@ -37,13 +24,11 @@ Optimizer::Optimizer(const OptimizerConfig& config, size_t parameters) : c_(conf
 
 void Optimizer::step(float* theta, const float* grad, double lr) {
   begin_step();
-  update(theta, &grad, 1, lr, 0, n_);
+  update(theta, grad, lr, 0, n_);
 }
 
-void Optimizer::update(float* theta, const float* const* grads, int sources, double lr, size_t begin, size_t end) {
-  if (sources == 1) apply(theta, OneGrad{grads[0]}, lr, begin, end);
-  else if (sources == 2) apply(theta, TwoGrads{grads[0], grads[1]}, lr, begin, end);
-  else apply(theta, ManyGrads{grads, sources}, lr, begin, end);
+void Optimizer::update(float* theta, const float* grad, double lr, size_t begin, size_t end) {
+  apply(theta, BlockGrad{grad, begin}, lr, begin, end);
 }
 
 template <class Grad>

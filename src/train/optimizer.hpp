@@ -22,10 +22,10 @@ class Optimizer {
   // One update of params by grads at learning rate lr: begin_step(), then update() of everything.
   void step(float* params, const float* grads, double lr);
 
-  // The same in pieces, so that threads can update disjoint ranges [begin, end) of one step. The
-  // gradient is the sum of `sources` buffers (the data-parallel replicas'), added on the fly.
+  // The same in pieces, so that threads can update disjoint blocks of one step: begin_step() once,
+  // then update() for each block of parameters [begin, end), whose gradients are grad[0 .. end − begin).
   void begin_step() { ++t_; }
-  void update(float* params, const float* const* grads, int sources, double lr, size_t begin, size_t end);
+  void update(float* params, const float* grad, double lr, size_t begin, size_t end);
 
   // The state, for checkpoints: the step count and the moment buffers (velocity for sgd; m then v
   // for adam and adamw; empty for plain sgd).

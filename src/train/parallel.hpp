@@ -1,18 +1,22 @@
 #pragma once
-// Data-parallel training on one machine: each mini-batch is split into one shard per thread, every
-// thread runs forward and backward for its shard on a replica of the network with single-threaded
-// GEMMs, and the optimiser steps on the sum of the replicas' gradients. Each shard's δᴸ carries the
-// 1/B of the whole batch, so the sum is exactly the batch's gradient. The update is split over the
-// threads by parameter range and adds the replicas' gradients on the fly, so the sum is never
-// written out; that the gradients are finite is known before it from the bounds backward keeps
-// (Network::grads_bounded), without a pass over them.
+// The training step on a team of threads. Each step has two phases:
+//
+//   1. by samples: every thread takes its share of the batch's rows through the forward pass, the
+//      loss and the δ recurrence (BP1, BP2), with single-threaded GEMMs on its rows;
+//   2. by units: every thread takes its share of each layer's units and computes their weight and
+//      bias gradients over the whole batch (BP3, BP4) in blocks of a few dozen rows of W, applying
+//      the optimiser to each block at once, while its gradient is still in cache.
+//
+// So no gradient is ever summed across threads or written out whole, the update costs one pass
+// over the weights and the optimiser state, and each thread's GEMMs are independent. That the
+// gradients are finite is known between the phases, before any update, from the bounds phase 1
+// keeps (Network::delta_rows). With one thread the same two phases run on the caller.
 //
 // Why not OpenBLAS's own threads: at a batch of 64 the small layers' GEMMs gain nothing from a
-// second thread (the 256x10 one is 4x slower on two), while two independent single-threaded GEMMs
-// on half batches keep both cores busy for the whole step. The replicas share the primary's
-// parameters (nothing is copied); only the workspaces and gradients are per thread.
+// second thread (the 64x10x128 one is slower on two), while here both cores are busy for the whole
+// step.
 #include <cstdint>
-#include <memory>
+#include <string>
 #include <vector>
 
 #include "nn/network.hpp"
@@ -24,38 +28,38 @@ namespace nabla {
 struct StepResult {
   double loss = 0;       // mean over the batch
   int64_t correct = 0;
-  bool finite = true;    // the loss and every summed gradient
+  bool finite = true;    // the loss, and (certainly) every gradient
 };
 
 class DataParallel {
  public:
-  // `primary` holds the parameters and receives the summed gradients; max_batch is its workspace size.
-  DataParallel(Network<float>& primary, int threads);
+  DataParallel(Network<float>& net, int threads);
 
-  // Forward, loss and backward of the batch x (rows x inputs) with labels, in shards. Shard k's
-  // dropout masks come from a generator seeded by (dropout_seed, k), so a run is the same for the
-  // same seed and thread count.
+  // Phase 1 for the batch x (rows x inputs) with labels. Thread k's dropout masks come from a
+  // generator seeded by (dropout_seed, k), so a run is the same for the same seed and thread count.
   StepResult compute(const float* x, const int32_t* labels, int64_t rows, uint64_t dropout_seed);
 
-  // One optimiser step on the sum of the shards' gradients, split over the threads.
+  // Phase 2: the gradients and the optimiser's step, block by block.
   void update(Optimizer& optimizer, double lr);
 
   // After a compute() that was not finite: where the first non-finite value is (see Network).
-  std::string first_nonfinite() const;
+  std::string first_nonfinite() const { return net_.first_nonfinite(); }
 
   int threads() const { return team_.size(); }
 
  private:
-  Network<float>& net(int k) { return k == 0 ? primary_ : *replicas_[size_t(k - 1)]; }
-  const Network<float>& net(int k) const { return k == 0 ? primary_ : *replicas_[size_t(k - 1)]; }
+  struct Block {
+    size_t layer;
+    int64_t u0, u1;      // units [u0, u1) of the layer
+  };
 
-  Network<float>& primary_;
-  std::vector<std::unique_ptr<Network<float>>> replicas_;
+  Network<float>& net_;
   Team team_;
-  std::vector<size_t> range_;          // parameter range of thread k: [range_[k], range_[k + 1])
-  std::vector<LossResult> results_;    // per shard
+  std::vector<std::vector<Block>> blocks_;   // per thread
+  std::vector<std::vector<float>> scratch_;  // per thread: one block's weight and bias gradients
+  std::vector<LossResult> results_;          // per thread
   std::vector<int64_t> shard_rows_;
-  std::vector<const float*> sources_;  // the gradients of the shards that had rows
+  std::vector<char> bounded_;
 };
 
 }  // namespace nabla

@@ -13,7 +13,7 @@ namespace {
 
 // About 20-50 µs of spinning before sleeping: longer than the gaps inside a step, far shorter
 // than an evaluation pass.
-constexpr int kSpins = 2000;
+constexpr int kSpins = 20000;
 
 // Waits until `a` no longer holds `value`.
 template <class T>

@@ -56,7 +56,7 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
   o.seed = seed;
   o.scale = c.data.scale;
   o.memory_budget_bytes = budget_bytes;
-  o.prefetch = 8;
+  o.prefetch = 8;  // filled in bursts of 4 (loader.cpp): few wake-ups while the cores compute
   return o;
 }
 
@@ -256,7 +256,7 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
 TrainResult train(const Config& c, const TrainOptions& options) {
   const auto started = Clock::now();
   const DataPlan plan = plan_data(c);
-  // The threads split each batch between them (parallel.hpp); every GEMM runs on one thread.
+  // The threads split each step between them (parallel.hpp); every GEMM runs on one thread.
   set_blas_threads(1);
   TrainResult result;
 

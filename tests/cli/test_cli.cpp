@@ -75,6 +75,13 @@ TEST_CASE("the same seed gives the same run; another seed another") {
   CHECK(ma[1]["epoch"] == 2);
   CHECK(ma == metrics_without_timing(b));
   CHECK(ma != metrics_without_timing(c));
+  // Two threads split every step between them, and still the run repeats bit for bit.
+  const fs::path d = fresh_dir("d"), e = fresh_dir("e");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --threads 2 --out " + d.string()).code == 0);
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --threads 2 --out " + e.string()).code == 0);
+  CHECK(metrics_without_timing(d) == metrics_without_timing(e));
+  fs::remove_all(d);
+  fs::remove_all(e);
   CHECK(fs::exists(a / "summary.json"));
   CHECK(fs::exists(a / "config.json"));
   // A run folder is never written over.

@@ -35,12 +35,15 @@ std::string tensor_bytes(const fs::path& p) { return nabla::io::read_safetensors
 
 }  // namespace
 
-TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit") {
+TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit, on 1 and 2 threads") {
   // configs/gradcheck.json: Adam (moments to restore), dropout (an RNG to restore), shuffling.
+  for (const std::string threads : {"1", "2"}) {
+  CAPTURE(threads);
+  const std::string t = " --threads " + threads;
   const fs::path whole = fresh_dir("whole"), split = fresh_dir("split");
-  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 4 --out " + whole.string()).code == 0);
-  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --out " + split.string()).code == 0);
-  const Run resumed = run_nabla("train configs/gradcheck.json --epochs 4 --resume " +
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 4" + t + " --out " + whole.string()).code == 0);
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2" + t + " --out " + split.string()).code == 0);
+  const Run resumed = run_nabla("train configs/gradcheck.json --epochs 4" + t + " --resume " +
                             (split / "checkpoints/last.safetensors").string());
   CAPTURE(resumed.output);
   REQUIRE(resumed.code == 0);
@@ -51,6 +54,7 @@ TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit") {
   CHECK(a == b);
   fs::remove_all(whole);
   fs::remove_all(split);
+  }
 }
 
 TEST_CASE("a resume that changes the architecture is refused with what differs") {

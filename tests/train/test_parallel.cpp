@@ -1,0 +1,99 @@
+// The threaded training step is the same mathematics as the plain one: a whole-batch forward,
+// backward and optimiser step on one thread.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "data/loader.hpp"
+#include "train/parallel.hpp"
+
+using namespace nabla;
+
+namespace {
+
+LayerConfig layer(LayerType type, int units, Activation act, double rate = 0) {
+  LayerConfig l;
+  l.type = type;
+  l.units = units;
+  l.activation = act;
+  l.rate = rate;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real data") {
+  DataSource src;
+  src.images = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-images-idx3-ubyte.gz";
+  src.labels = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz";
+  data::LoaderOptions o;
+  o.end = 37;  // a batch that no thread count divides evenly
+  o.batch_size = 37;
+  o.shuffle = false;
+  data::BatchLoader loader(src, DataFormat::idx, false, o);
+  loader.start_epoch(0);
+  data::Batch b;
+  REQUIRE(loader.next(b));
+
+  const std::vector<LayerConfig> layers = {layer(LayerType::dense, 24, Activation::tanh),
+                                           layer(LayerType::dense, 16, Activation::relu),
+                                           layer(LayerType::dense, 10, Activation::softmax)};
+  OptimizerConfig oc;
+  oc.learning_rate = 0.1;
+  oc.momentum = 0.9;
+
+  // The reference: the whole batch on this thread.
+  Network<float> ref(layers, 784, 10, LossKind::cross_entropy, 37);
+  Rng init(9);
+  ref.initialize(init);
+  ref.forward(b.x, b.rows);
+  const LossResult want = ref.loss(b.labels, true);
+  ref.backward();
+  Optimizer ref_opt(oc, ref.params().size());
+  ref_opt.step(ref.params().data(), ref.grads().data(), 0.1);
+
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    Network<float> net(layers, 784, 10, LossKind::cross_entropy, 37);
+    Rng again(9);
+    net.initialize(again);
+    Optimizer opt(oc, net.params().size());
+    DataParallel step(net, threads);
+    const StepResult r = step.compute(b.x, b.labels, b.rows, 1);
+    CHECK(r.finite);
+    CHECK(r.correct == want.correct);
+    CHECK(r.loss == doctest::Approx(want.loss).epsilon(1e-6));
+    step.update(opt, 0.1);
+    double diff = 0, norm = 0;
+    for (size_t k = 0; k < net.params().size(); ++k) {
+      diff += std::pow(double(net.params()[k]) - double(ref.params()[k]), 2);
+      norm += std::pow(double(ref.params()[k]), 2);
+    }
+    CHECK(std::sqrt(diff / norm) < 1e-6);
+  }
+}
+
+TEST_CASE("a gradient that would overflow is caught from the bounds, before the update, with a finite loss") {
+  // 5 inputs of 3e37 through a linear layer of weights 2: activations of 3e38, still finite. The
+  // next layer's weights are tiny, so the loss is finite too; but its weight gradient sums six
+  // terms of about 0.1 x 3e38, past what a float holds.
+  const std::vector<LayerConfig> layers = {layer(LayerType::dense, 8, Activation::linear),
+                                           layer(LayerType::dense, 3, Activation::softmax)};
+  const std::vector<float> x(6 * 5, 3e37f);
+  const std::vector<int32_t> labels = {0, 1, 2, 0, 1, 2};
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    Network<float> net(layers, 5, 3, LossKind::cross_entropy, 6);
+    const TensorInfo& w0 = net.tensors()[0];
+    const TensorInfo& w1 = net.tensors()[2];
+    for (size_t k = 0; k < w0.size(); ++k) net.params()[w0.offset + k] = 2.0f;
+    for (size_t k = 0; k < w1.size(); ++k) net.params()[w1.offset + k] = 1e-39f * float(k % 3 + 1);
+    const std::vector<float> before = net.params();
+    DataParallel step(net, threads);
+    const StepResult r = step.compute(x.data(), labels.data(), 6, 1);
+    CHECK(std::isfinite(r.loss));
+    CHECK_FALSE(r.finite);
+    CHECK(net.params() == before);
+  }
+}
