@@ -58,7 +58,7 @@ struct BatchLoader::Impl {
   int64_t sample_bytes = 0;        // one sample's features as held
   bool check_end = false;          // the range reaches the end of the file: check what follows
   Mode mode = Mode::memory;
-  std::array<float, 256> lut{};    // u8 -> u8 / scale
+  float scale = 255;               // x = u8 / scale, in float as PyTorch's x / 255 is
 
   // memory: the samples [begin, end); chunks: the window; stream: the shuffle buffer.
   std::vector<uint8_t> x_held;
@@ -142,7 +142,7 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
   batches = (n + batch - 1) / batch;
   sample_bytes = layout.sample_bytes();
   check_end = end == layout.count;
-  for (int v = 0; v < 256; ++v) lut[size_t(v)] = float(double(v) / opt.scale);
+  scale = float(opt.scale);
 
   // The ring: the consumer holds one slot while the worker fills `prefetch` more.
   const int nslots = opt.prefetch + 1;
@@ -348,7 +348,7 @@ void BatchLoader::Impl::load_window() {
 void BatchLoader::Impl::convert(const uint8_t* sample, float* x) const {
   const int64_t f = layout.features;
   if (layout.dtype == Dtype::u8) {
-    for (int64_t k = 0; k < f; ++k) x[k] = lut[sample[k]];
+    for (int64_t k = 0; k < f; ++k) x[k] = float(sample[k]) / scale;  // vectorised
   } else {
     for (int64_t k = 0; k < f; ++k) {
       float v;
