@@ -21,10 +21,14 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-import torch
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    import numpy as np
+    import torch
+except ImportError:  # Debian's PyTorch, installed on first use
+    subprocess.run([os.path.join(ROOT, "scripts", "deps.sh"), "python3-torch"], check=True)
+    os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+
 NABLA = os.path.join(ROOT, "build", "nabla")
 DATA = os.path.join(ROOT, "data", "fashion-mnist")
 
