@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace nabla {
 
@@ -32,16 +33,23 @@ void ProgressDisplay::batch(int64_t done, double loss, double accuracy, double s
   if (done != batches_ && now - last_draw_ < std::chrono::milliseconds(100)) return;  // ~10 redraws a second
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
-  const double eta = done > 0 ? elapsed * double(batches_ - done) / double(done) : 0;
-  constexpr int width = 20;
+  // The whole run's: the batches left in this epoch and the epochs after it, at this epoch's pace.
+  const double left = double(batches_ - done) + double(epochs_ - epoch_) * double(batches_);
+  const double eta = done > 0 ? elapsed * left / double(done) : 0;
+  // The figures first, then as much bar as the terminal's width leaves (8 to 30 characters).
+  char tail[160];
+  std::snprintf(tail, sizeof tail, " %lld/%lld loss %.4f acc %.2f%% %.0f/s ETA %d:%02d lr %.3g", (long long)done,
+                (long long)batches_, loss, 100 * accuracy, samples_per_second, int(eta) / 60, int(eta) % 60, lr);
+  char head[32];
+  std::snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)epoch_, (long long)epochs_);
+  const int room = columns_ - 1 - int(std::strlen(head) + std::strlen(tail)) - 2;
+  const int width = std::clamp(room, 8, 30);
   const int filled = int(width * done / std::max<int64_t>(batches_, 1));
-  char bar[width + 1];
+  char bar[32];
   for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : '-';
   bar[width] = 0;
   char line[256];
-  std::snprintf(line, sizeof line, "epoch %lld/%lld [%s] %lld/%lld loss %.4f acc %.2f%% %.0f/s lr %.3g ETA %d:%02d",
-                (long long)epoch_, (long long)epochs_, bar, (long long)done, (long long)batches_, loss, 100 * accuracy,
-                samples_per_second, lr, int(eta) / 60, int(eta) % 60);
+  std::snprintf(line, sizeof line, "%s[%s]%s", head, bar, tail);
   line[std::min<size_t>(sizeof line - 1, size_t(std::max(columns_ - 1, 1)))] = 0;  // never wrap
   std::printf("\r\033[K%s", line);
   std::fflush(stdout);
