@@ -9,27 +9,17 @@ count: torch.set_num_threads does not limit OpenBLAS's own threads.
 Usage: bench_torch.py --threads N --batch B --epochs E   (prints one JSON object)
 """
 import argparse
-import gzip
 import json
 import os
 import resource
-import struct
 import time
 
 import numpy as np
 import torch
 
+from idx_numpy import read_idx
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        blob = f.read()
-    magic, count = struct.unpack(">II", blob[:8])
-    if magic == 0x803:
-        rows, cols = struct.unpack(">II", blob[8:16])
-        return np.frombuffer(blob[16:], dtype=np.uint8).reshape(count, rows * cols)
-    return np.frombuffer(blob[8:], dtype=np.uint8).astype(np.int64)
 
 
 def main():

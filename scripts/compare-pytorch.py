@@ -13,7 +13,6 @@ Usage: scripts/compare-pytorch.py [--steps 100]   (builds nabla and gets the dat
 Exit status 0 when both checks pass.
 """
 import argparse
-import gzip
 import json
 import os
 import struct
@@ -25,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 try:
     import numpy as np
     import torch
+
+    from idx_numpy import read_idx
 except ImportError:  # Debian's PyTorch, installed on first use
     subprocess.run([os.path.join(ROOT, "scripts", "deps.sh"), "python3-torch"], check=True)
     os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
@@ -48,16 +49,6 @@ def read_safetensors(path):
         b, e = t["data_offsets"]
         out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(t["shape"]).copy()
     return out
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        blob = f.read()
-    magic, count = struct.unpack(">II", blob[:8])
-    if magic == 0x803:
-        rows, cols = struct.unpack(">II", blob[8:16])
-        return np.frombuffer(blob[16:], dtype=np.uint8).reshape(count, rows * cols)
-    return np.frombuffer(blob[8:], dtype=np.uint8).astype(np.int64)
 
 
 def model(state):

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "temp_dir.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -16,26 +17,8 @@ using nabla::Config;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nabla-test-config-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-const fs::path& temp_dir() {
-  static const TempDir dir;
-  return dir.path;
-}
-
-std::string write_file(const std::string& name, const std::string& text) {
-  const fs::path p = temp_dir() / name;
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
+using test::temp_dir;
+using test::write_file;
 
 std::string errors_of(const std::string& path, const std::vector<std::string>& overrides) {
   try {

@@ -11,32 +11,15 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "temp_dir.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// A folder of its own under the system's temporary folder, removed when the tests end.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nabla-test-config-errors-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-const fs::path& temp_dir() {
-  static const TempDir dir;
-  return dir.path;
-}
-
-std::string write_file(const std::string& name, const std::string& text) {
-  const fs::path p = temp_dir() / name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
+using test::temp_dir;
+using test::write_file;
 
 // Every message load_config reports, one per line; "(no error)" when it accepts the config.
 std::string errors_of(const std::string& path, const std::vector<std::string>& overrides = {}) {
