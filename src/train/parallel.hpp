@@ -15,7 +15,9 @@
 // Why not OpenBLAS's own threads: at a batch of 64 the small layers' GEMMs gain nothing from a
 // second thread (the 64x10x128 one is slower on two), while here both cores are busy for the whole
 // step.
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,7 +57,8 @@ class DataParallel {
 
   Network<float>& net_;
   Team team_;
-  std::vector<std::vector<Block>> blocks_;   // per thread
+  std::vector<std::vector<Block>> blocks_;   // per thread, the largest first
+  std::unique_ptr<std::atomic<size_t>[]> next_;  // per thread: the next of its blocks not yet taken
   std::vector<std::vector<float>> scratch_;  // per thread: one block's weight and bias gradients
   std::vector<LossResult> results_;          // per thread
   std::vector<int64_t> shard_rows_;
