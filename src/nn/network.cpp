@@ -251,7 +251,7 @@ LossResult Network<T>::loss(const int32_t* labels, bool want_delta) {
 
 template <class T>
 void Network<T>::backward(T* grad_x) {
-  grads_bounded_ = delta_rows(0, rows_);
+  delta_rows(0, rows_);
   for (size_t l = 0; l < dense_.size(); ++l)
     weight_gradient(l, 0, dense_[l].out, grads_.data() + dense_[l].w, grads_.data() + dense_[l].b);
   if (!grad_x) return;
@@ -264,11 +264,6 @@ void Network<T>::backward(T* grad_x) {
 }
 
 template <class T>
-bool Network<T>::grads_finite() const {
-  return all_finite(grads_.data(), grads_.size());
-}
-
-template <class T>
 std::string Network<T>::first_nonfinite() const {
   for (size_t l = 0; l < dense_.size(); ++l)
     if (!all_finite(a_[l].data(), size_t(rows_ * dense_[l].out)))
@@ -277,13 +272,6 @@ std::string Network<T>::first_nonfinite() const {
     if (!all_finite(delta_[l].data(), size_t(rows_ * dense_[l].out)))
       return "the error δ of layers." + std::to_string(l) + " (its gradient)";
   return "";
-}
-
-template <class T>
-int64_t Network<T>::forward_macs() const {
-  int64_t macs = 0;
-  for (const Dense& d : dense_) macs += d.in * d.out;
-  return macs;
 }
 
 template class Network<float>;

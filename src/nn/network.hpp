@@ -120,25 +120,15 @@ class Network {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   int64_t inputs() const { return inputs_; }
   int64_t outputs() const { return dense_.back().out; }
-  int64_t max_batch() const { return max_batch_; }
-  LossKind loss_kind() const { return loss_; }
 
-  // The output activations and z of the last forward, and the activations of dense layer l.
-  const T* output() const { return a_.back().data(); }
+  // The output layer's z of the last forward, and the activations of dense layer l.
   const T* output_z() const { return z_out_.data(); }
   const T* activations(size_t l) const { return a_[l].data(); }
 
-  // True when every gradient is finite (one pass over the gradient buffer).
-  bool grads_finite() const;
-  // Whether the last backward's gradients are certainly finite (see delta_rows).
-  bool grads_bounded() const { return grads_bounded_; }
   // Where the first non-finite value is, for the message that stops a diverging run: the first
   // layer whose activations (of the last forward) or δ hold a NaN or an infinity, e.g. "the output
   // of layers.1 (relu)". Empty when all are finite.
   std::string first_nonfinite() const;
-
-  // Multiply-adds of one sample's forward pass (Σ in·out); backward costs twice that.
-  int64_t forward_macs() const;
 
  private:
   // The input that dense layer l reads: the (dropped-out) activations below it, or x.
@@ -164,7 +154,6 @@ class Network {
   const T* x_ = nullptr;
   int64_t rows_ = 0;
   bool dropped_ = false;
-  bool grads_bounded_ = false;
 };
 
 extern template class Network<float>;
