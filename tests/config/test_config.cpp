@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/errors_of.hpp"
 #include "temp_dir.hpp"
 #include "util/error.hpp"
 
@@ -20,16 +21,7 @@ namespace {
 using test::temp_dir;
 using test::write_file;
 
-std::string errors_of(const std::string& path, const std::vector<std::string>& overrides) {
-  try {
-    nabla::load_config(path, overrides);
-  } catch (const nabla::Errors& e) {
-    std::string s;
-    for (const auto& m : e.messages()) s += m + "\n";
-    return s;
-  }
-  return "(no error)\n";
-}
+using test::errors_of;
 
 // The example of the config format (issue text), as configs/<name>.json next to a data/ folder.
 const char* kExample = R"({

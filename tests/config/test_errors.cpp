@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/errors_of.hpp"
 #include "temp_dir.hpp"
 #include "util/error.hpp"
 
@@ -21,17 +22,7 @@ namespace {
 using test::temp_dir;
 using test::write_file;
 
-// Every message load_config reports, one per line; "(no error)" when it accepts the config.
-std::string errors_of(const std::string& path, const std::vector<std::string>& overrides = {}) {
-  try {
-    nabla::load_config(path, overrides);
-  } catch (const nabla::Errors& e) {
-    std::string s;
-    for (const auto& m : e.messages()) s += m + "\n";
-    return s;
-  }
-  return "(no error)\n";
-}
+using test::errors_of;
 
 std::string expected_of(const std::vector<std::string>& lines, const std::string& file) {
   std::string s;
