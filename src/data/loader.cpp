@@ -80,8 +80,10 @@ struct BatchLoader::Impl {
   struct Slot {
     std::vector<float> x;          // batch x features
     std::vector<int32_t> y;        // batch
+    std::vector<const uint8_t*> raw;  // deferred conversion: each row's bytes, in x_held
     int64_t rows = 0;
   };
+  bool deferred = false;           // memory mode, u8 data, and the consumer converts
   std::vector<Slot> slots;
   std::vector<int> ready;          // a FIFO of filled slots: ready[(ready_head + i) % size]
   int ready_head = 0, ready_count = 0;
@@ -147,10 +149,6 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
   // The ring: the consumer holds one slot while the worker fills `prefetch` more.
   const int nslots = opt.prefetch + 1;
   slots.resize(size_t(nslots));
-  for (Slot& s : slots) {
-    s.x.resize(size_t(batch * layout.features));
-    s.y.resize(size_t(batch));
-  }
   ready.resize(size_t(nslots));
   free_slots.resize(size_t(nslots));
   for (int i = 0; i < nslots; ++i) give_back_locked(i);
@@ -163,6 +161,14 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
     plan_memory();
   else
     plan_streaming(ring_bytes);
+  deferred = opt.defer_conversion && mode == Mode::memory && layout.dtype == Dtype::u8;
+  for (Slot& s : slots) {
+    if (deferred)
+      s.raw.resize(size_t(batch));
+    else
+      s.x.resize(size_t(batch * layout.features));
+    s.y.resize(size_t(batch));
+  }
 
   worker = std::thread([this] { run(); });
 }
@@ -288,6 +294,14 @@ void BatchLoader::Impl::read_next(uint8_t* x, int32_t* y) {
 
 void BatchLoader::Impl::fill(Slot& s) {
   s.rows = std::min(batch, n - emitted);
+  if (deferred) {  // only where each row's bytes are: the consumer converts them
+    for (int64_t r = 0; r < s.rows; ++r) {
+      const int64_t i = order[size_t(emitted++)];
+      s.raw[size_t(r)] = x_held.data() + i * sample_bytes;
+      s.y[size_t(r)] = y_held[size_t(i)];
+    }
+    return;
+  }
   for (int64_t r = 0; r < s.rows; ++r) emit(s.x.data() + r * layout.features, s.y[size_t(r)]);
 }
 
@@ -410,11 +424,23 @@ bool BatchLoader::next(Batch& batch) {
   --m.ready_count;
   ++m.consumed;
   const Impl::Slot& s = m.slots[size_t(m.held)];
-  batch.x = s.x.data();
+  batch.x = m.deferred ? nullptr : s.x.data();
+  batch.raw = m.deferred ? s.raw.data() : nullptr;
+  batch.scale = m.scale;
   batch.labels = s.y.data();
   batch.rows = s.rows;
   batch.features = m.layout.features;
   return true;
+}
+
+void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x) {
+  const int64_t f = batch.features;
+  const float scale = batch.scale;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* in = batch.raw[r];
+    float* out = x + r * f;
+    for (int64_t k = 0; k < f; ++k) out[k] = float(in[k]) / scale;  // as the loader's own conversion
+  }
 }
 
 int64_t BatchLoader::samples() const { return impl_->n; }
@@ -425,7 +451,7 @@ bool BatchLoader::streaming() const { return impl_->mode != Mode::memory; }
 int64_t BatchLoader::buffer_bytes() const {
   const Impl& m = *impl_;
   int64_t total = bytes_of(m.x_held) + bytes_of(m.y_held) + bytes_of(m.order) + bytes_of(m.chunk_order);
-  for (const Impl::Slot& s : m.slots) total += bytes_of(s.x) + bytes_of(s.y);
+  for (const Impl::Slot& s : m.slots) total += bytes_of(s.x) + bytes_of(s.y) + bytes_of(s.raw);
   if (m.source) total += m.source->buffer_bytes();
   return total;
 }

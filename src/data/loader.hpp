@@ -28,11 +28,19 @@ struct Info {
 Info inspect(const DataSource& source, DataFormat format, bool csv_header);
 
 struct Batch {
-  const float* x = nullptr;          // rows x features, row-major, scaled
+  const float* x = nullptr;          // rows x features, row-major, scaled (null when `raw` is given)
   const int32_t* labels = nullptr;   // rows
   int64_t rows = 0;
   int64_t features = 0;
+  // With LoaderOptions::defer_conversion: each row's bytes, for the consumer to scale itself with
+  // convert_rows (x is then null).
+  const uint8_t* const* raw = nullptr;
+  float scale = 1;
 };
+
+// Rows [r0, r1) of a batch handed out as bytes, scaled into x (rows of `features` floats, the batch's
+// row r0 at x + r0 * features): x = byte / scale, in float.
+void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x);
 
 struct LoaderOptions {
   int64_t begin = 0;                 // the samples [begin, end) of the source; end < 0: to the end
@@ -43,6 +51,10 @@ struct LoaderOptions {
   double scale = 255.0;              // x = raw / scale
   int64_t memory_budget_bytes = int64_t(512) << 20;
   int prefetch = 2;                  // batches prepared ahead by the background thread
+  // Held in memory and stored as bytes, hand out each row's bytes (Batch::raw) rather than floats:
+  // the training threads then scale their own rows in parallel, instead of a further thread taking
+  // time from them when they use every core. Streamed or float data ignore it.
+  bool defer_conversion = false;
 };
 
 class BatchLoader {

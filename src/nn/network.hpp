@@ -120,6 +120,7 @@ class Network {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   int64_t inputs() const { return inputs_; }
   int64_t outputs() const { return dense_.back().out; }
+  int64_t max_batch() const { return max_batch_; }
 
   // The output layer's z of the last forward, and the activations of dense layer l.
   const T* output_z() const { return z_out_.data(); }

@@ -27,12 +27,16 @@ DataParallel::DataParallel(Network<float>& net, int threads)
     }
   }
   for (auto& s : scratch_) s.resize(size_t(kBlockUnits * (widest_in + 1)));
+  x_.resize(size_t(net.max_batch() * net.inputs()));
   next_ = std::make_unique<std::atomic<size_t>[]>(size_t(threads));
 }
 
-StepResult DataParallel::compute(const float* x, const int32_t* labels, int64_t rows, uint64_t dropout_seed) {
+StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed) {
   const int n = team_.size();
-  net_.begin_batch(x, rows, true);
+  const int64_t rows = batch.rows;
+  const int32_t* labels = batch.labels;
+  const bool convert = batch.raw != nullptr;
+  net_.begin_batch(convert ? x_.data() : batch.x, rows, true);
   // Thread k's rows: rows/n of them, the first rows % n threads one more.
   auto rows_of = [&](int k) {
     const int64_t base = rows / n, extra = rows % n;
@@ -43,12 +47,14 @@ StepResult DataParallel::compute(const float* x, const int32_t* labels, int64_t 
   auto masks = [&](int k, uint64_t phase) { return Rng(Rng::mix(dropout_seed ^ Rng::mix(uint64_t(k) * 4 + phase + 1))); };
   const bool split_first = net_.first_layer_by_units();
   if (split_first) {
-    auto first = [&](int k) {
+    auto first = [&](int k) {  // phase 0: every row of x is needed by every thread in phase 1
       const auto [r0, r1] = rows_of(k);
+      if (r0 == r1) return;
+      if (convert) data::convert_rows(batch, r0, r1, x_.data());
       Rng dropout = masks(k, 0);
-      if (r0 < r1) net_.input_dropout_rows(r0, r1, &dropout);
+      net_.input_dropout_rows(r0, r1, &dropout);
     };
-    if (net_.drops_inputs()) team_.run(first);
+    if (convert || net_.drops_inputs()) team_.run(first);
     const int64_t units = net_.layers()[0].out;
     auto layer0 = [&](int k) {
       Rng dropout = masks(k, 1);
@@ -62,6 +68,7 @@ StepResult DataParallel::compute(const float* x, const int32_t* labels, int64_t 
     shard_rows_[size_t(k)] = r1 - r0;
     if (r0 == r1) return;
     Rng dropout = masks(k, 2);
+    if (convert && !split_first) data::convert_rows(batch, r0, r1, x_.data());  // its own rows only
     net_.forward_rows(r0, r1, &dropout, split_first ? 1 : 0);
     results_[size_t(k)] = net_.loss_rows(labels, r0, r1, true);
     bounded_[size_t(k)] = net_.delta_rows(r0, r1);

@@ -1,6 +1,8 @@
 #pragma once
-// The training step on a team of threads. Each step has two phases:
+// The training step on a team of threads. Each step has these phases (0 and 1 only where they apply):
 //
+//   0. by samples: scale the batch's bytes into floats (when the loader hands them out unscaled),
+//      and the input dropout;
 //   1. by samples: every thread takes its share of the batch's rows through the forward pass, the
 //      loss and the δ recurrence (BP1, BP2), with single-threaded GEMMs on its rows;
 //   2. by units: every thread takes its share of each layer's units and computes their weight and
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "data/loader.hpp"
 #include "nn/network.hpp"
 #include "train/optimizer.hpp"
 #include "train/team.hpp"
@@ -37,9 +40,10 @@ class DataParallel {
  public:
   DataParallel(Network<float>& net, int threads);
 
-  // Phase 1 for the batch x (rows x inputs) with labels. Thread k's dropout masks come from a
-  // generator seeded by (dropout_seed, k), so a run is the same for the same seed and thread count.
-  StepResult compute(const float* x, const int32_t* labels, int64_t rows, uint64_t dropout_seed);
+  // Phases 1 and 2 for a batch. A batch handed out as bytes (Batch::raw) is scaled first, each
+  // thread its own rows. Thread k's dropout masks come from a generator seeded by
+  // (dropout_seed, k), so a run is the same for the same seed and thread count.
+  StepResult compute(const data::Batch& batch, uint64_t dropout_seed);
 
   // Phase 2: the gradients and the optimiser's step, block by block.
   void update(Optimizer& optimizer, double lr);
@@ -63,6 +67,7 @@ class DataParallel {
   std::vector<LossResult> results_;          // per thread
   std::vector<int64_t> shard_rows_;
   std::vector<char> bounded_;
+  std::vector<float> x_;                     // a batch scaled from bytes, when the loader defers
 };
 
 }  // namespace nabla

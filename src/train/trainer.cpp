@@ -290,9 +290,12 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   const double all = double(plan.train.count + (plan.has_test ? plan.test.count : 0));
   auto share = [&](int64_t n) { return std::max<int64_t>(int64_t(std::min(budget * double(n) / all, 0x1p62)), 1 << 20); };
   const DataSource& src = c.data.train;
-  data::BatchLoader train_loader(src, c.data.format, c.data.csv_header,
-                                 loader_options(c, 0, plan.train_samples, c.training.shuffle, shuffle_seed,
-                                                share(plan.train_samples)));
+  data::LoaderOptions train_options =
+      loader_options(c, 0, plan.train_samples, c.training.shuffle, shuffle_seed, share(plan.train_samples));
+  // With several training threads they scale their own rows (parallel.hpp): on two cores, the
+  // loader's thread would take time from them. With one, the loader's thread uses the idle core.
+  train_options.defer_conversion = c.training.threads > 1;
+  data::BatchLoader train_loader(src, c.data.format, c.data.csv_header, train_options);
   std::unique_ptr<data::BatchLoader> val_loader, test_loader;
   if (c.data.validation > 0)
     val_loader = std::make_unique<data::BatchLoader>(
@@ -357,7 +360,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     auto t0 = Clock::now();
     while (train_loader.next(b)) {
       st.lr = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch, c.training.epochs);
-      const StepResult r = parallel.compute(b.x, b.labels, b.rows, dropout_rng.next());
+      const StepResult r = parallel.compute(b, dropout_rng.next());
       if (!r.finite) {  // stop before the update: nothing good is touched
         const std::string where = parallel.first_nonfinite();
         throw Diverged(out.string(), "",

@@ -53,14 +53,23 @@ TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real da
   Optimizer ref_opt(oc, ref.params().size());
   ref_opt.step(ref.params().data(), ref.grads().data(), 0.1);
 
-  for (int threads : {1, 2, 3}) {
+  // The same batch handed out as bytes, which the threads scale themselves.
+  o.defer_conversion = true;
+  data::BatchLoader bytes_loader(src, DataFormat::idx, false, o);
+  bytes_loader.start_epoch(0);
+  data::Batch raw;
+  REQUIRE(bytes_loader.next(raw));
+  REQUIRE(raw.raw != nullptr);
+
+  for (int threads : {1, 2, 3}) for (const data::Batch* batch : {&b, &raw}) {
     CAPTURE(threads);
+    CAPTURE(batch == &raw);
     Network<float> net(layers, 784, 10, LossKind::cross_entropy, 37);
     Rng again(9);
     net.initialize(again);
     Optimizer opt(oc, net.params().size());
     DataParallel step(net, threads);
-    const StepResult r = step.compute(b.x, b.labels, b.rows, 1);
+    const StepResult r = step.compute(*batch, 1);
     CHECK(r.finite);
     CHECK(r.correct == want.correct);
     CHECK(r.loss == doctest::Approx(want.loss).epsilon(1e-6));
@@ -91,7 +100,12 @@ TEST_CASE("a gradient that would overflow is caught from the bounds, before the 
     for (size_t k = 0; k < w1.size(); ++k) net.params()[w1.offset + k] = 1e-39f * float(k % 3 + 1);
     const std::vector<float> before = net.params();
     DataParallel step(net, threads);
-    const StepResult r = step.compute(x.data(), labels.data(), 6, 1);
+    data::Batch b;
+    b.x = x.data();
+    b.labels = labels.data();
+    b.rows = 6;
+    b.features = 5;
+    const StepResult r = step.compute(b, 1);
     CHECK(std::isfinite(r.loss));
     CHECK_FALSE(r.finite);
     CHECK(net.params() == before);
