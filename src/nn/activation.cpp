@@ -75,7 +75,7 @@ void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t ro
   switch (act) {
     case Activation::sigmoid: map_biased(z, bias, rows, cols, ld, [](T v) { return sigmoid(v); }); break;
     case Activation::tanh: map_biased(z, bias, rows, cols, ld, [](T v) { return std::tanh(v); }); break;
-    case Activation::relu: map_biased(z, bias, rows, cols, ld, [](T v) { return v > 0 ? v : T(0); }); break;
+    case Activation::relu: map_biased(z, bias, rows, cols, ld, [](T v) { return v > 0 || v != v ? v : T(0); }); break;  // NaN stays NaN, as in PyTorch
     case Activation::leaky_relu: map_biased(z, bias, rows, cols, ld, [s](T v) { return v > 0 ? v : s * v; }); break;
     case Activation::linear: map_biased(z, bias, rows, cols, ld, [](T v) { return v; }); break;
     case Activation::softmax: softmax_rows(z, bias, z, rows, cols, ld); break;
@@ -88,7 +88,7 @@ void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a,
   switch (act) {
     case Activation::sigmoid: map_biased_into(z, bias, a, rows, cols, [](T v) { return sigmoid(v); }); break;
     case Activation::tanh: map_biased_into(z, bias, a, rows, cols, [](T v) { return std::tanh(v); }); break;
-    case Activation::relu: map_biased_into(z, bias, a, rows, cols, [](T v) { return v > 0 ? v : T(0); }); break;
+    case Activation::relu: map_biased_into(z, bias, a, rows, cols, [](T v) { return v > 0 || v != v ? v : T(0); }); break;  // NaN stays NaN, as in PyTorch
     case Activation::leaky_relu: map_biased_into(z, bias, a, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
     case Activation::linear: map_biased_into(z, bias, a, rows, cols, [](T v) { return v; }); break;
     case Activation::softmax: softmax_rows(z, bias, a, rows, cols, cols); break;

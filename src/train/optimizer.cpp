@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "math/finite.hpp"
+
 namespace nabla {
 
 namespace {
@@ -27,19 +29,19 @@ void Optimizer::step(float* theta, const float* grad, double lr) {
   update(theta, grad, lr, 0, n_);
 }
 
-void Optimizer::update(float* theta, const float* grad, double lr, size_t begin, size_t end) {
-  apply(theta, BlockGrad{grad, begin}, lr, begin, end);
+bool Optimizer::update(float* theta, const float* grad, double lr, size_t begin, size_t end) {
+  return apply(theta, BlockGrad{grad, begin}, lr, begin, end);
 }
 
 template <class Grad>
-void Optimizer::apply(float* theta, Grad grad, double lr_d, size_t begin, size_t end) {
+bool Optimizer::apply(float* theta, Grad grad, double lr_d, size_t begin, size_t end) {
   const float lr = float(lr_d), wd = float(c_.weight_decay);
   switch (c_.type) {
     case OptimizerKind::sgd: {
       const float mu = float(c_.momentum);
       if (mu == 0) {
         for (size_t k = begin; k < end; ++k) theta[k] -= lr * (grad(k) + wd * theta[k]);
-        return;
+        return all_finite(theta + begin, end - begin);
       }
       float* v = state_.data();
       if (c_.nesterov) {
@@ -54,7 +56,7 @@ void Optimizer::apply(float* theta, Grad grad, double lr_d, size_t begin, size_t
           theta[k] -= lr * v[k];
         }
       }
-      return;
+      return all_finite(theta + begin, end - begin) && all_finite(v + begin, end - begin);
     }
     case OptimizerKind::adam:
     case OptimizerKind::adamw: {
@@ -74,9 +76,10 @@ void Optimizer::apply(float* theta, Grad grad, double lr_d, size_t begin, size_t
         // PyTorch: θ −= η · (m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε)
         theta[k] = theta[k] * shrink - lr * (m[k] * c1) / (std::sqrt(v[k]) * c2 + eps);
       }
-      return;
+      return all_finite(theta + begin, end - begin) && all_finite(v + begin, end - begin);
     }
   }
+  return true;
 }
 
 }  // namespace nabla

@@ -24,8 +24,10 @@ class Optimizer {
 
   // The same in pieces, so that threads can update disjoint blocks of one step: begin_step() once,
   // then update() for each block of parameters [begin, end), whose gradients are grad[0 .. end − begin).
+  // Returns false when the update left a parameter or a moment non-finite (a finite gradient can
+  // still overflow them at a large learning rate): the run must stop.
   void begin_step() { ++t_; }
-  void update(float* params, const float* grad, double lr, size_t begin, size_t end);
+  bool update(float* params, const float* grad, double lr, size_t begin, size_t end);
 
   // The state, for checkpoints: the step count and the moment buffers (velocity for sgd; m then v
   // for adam and adamw; empty for plain sgd).
@@ -35,7 +37,7 @@ class Optimizer {
 
  private:
   template <class Grad>
-  void apply(float* params, Grad grad, double lr, size_t begin, size_t end);
+  bool apply(float* params, Grad grad, double lr, size_t begin, size_t end);
 
   OptimizerConfig c_;
   size_t n_;

@@ -15,7 +15,7 @@ constexpr int64_t kBlockUnits = 32;
 
 DataParallel::DataParallel(Network<float>& net, int threads)
     : net_(net), team_(threads), blocks_(size_t(threads)), scratch_(size_t(threads)), results_(size_t(threads)),
-      shard_rows_(size_t(threads)), bounded_(size_t(threads)) {
+      shard_rows_(size_t(threads)), bounded_(size_t(threads)), updated_finite_(size_t(threads)) {
   int64_t widest_in = 0;
   for (size_t l = 0; l < net.layers().size(); ++l) {
     const auto& d = net.layers()[l];
@@ -47,23 +47,23 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
   auto masks = [&](int k, uint64_t phase) { return Rng(Rng::mix(dropout_seed ^ Rng::mix(uint64_t(k) * 4 + phase + 1))); };
   const bool split_first = net_.first_layer_by_units();
   if (split_first) {
-    auto first = [&](int k) {  // phase 0: every row of x is needed by every thread in phase 1
+    auto phase0 = [&](int k) {  // every row of x is needed by every thread in phase 1
       const auto [r0, r1] = rows_of(k);
       if (r0 == r1) return;
       if (convert) data::convert_rows(batch, r0, r1, x_.data());
       Rng dropout = masks(k, 0);
       net_.input_dropout_rows(r0, r1, &dropout);
     };
-    if (convert || net_.drops_inputs()) team_.run(first);
+    if (convert || net_.drops_inputs()) team_.run(phase0);
     const int64_t units = net_.layers()[0].out;
-    auto layer0 = [&](int k) {
+    auto phase1 = [&](int k) {
       Rng dropout = masks(k, 1);
       const int64_t u0 = units * k / n, u1 = units * (k + 1) / n;
       if (u0 < u1) net_.forward_first_units(u0, u1, &dropout);
     };
-    team_.run(layer0);
+    team_.run(phase1);
   }
-  auto phase1 = [&](int k) {
+  auto phase2 = [&](int k) {
     const auto [r0, r1] = rows_of(k);
     shard_rows_[size_t(k)] = r1 - r0;
     if (r0 == r1) return;
@@ -73,7 +73,7 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
     results_[size_t(k)] = net_.loss_rows(labels, r0, r1, true);
     bounded_[size_t(k)] = net_.delta_rows(r0, r1);
   };
-  team_.run(phase1);
+  team_.run(phase2);
 
   StepResult r;
   for (int k = 0; k < n; ++k) {
@@ -87,13 +87,14 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
   return r;
 }
 
-void DataParallel::update(Optimizer& optimizer, double lr) {
+bool DataParallel::update(Optimizer& optimizer, double lr) {
   optimizer.begin_step();
   float* theta = net_.params().data();
   const int n = team_.size();
   for (int k = 0; k < n; ++k) next_[size_t(k)].store(0, std::memory_order_relaxed);  // published by run()
-  auto phase2 = [&](int k) {
+  auto phase3 = [&](int k) {
     float* grad_w = scratch_[size_t(k)].data();
+    bool finite = true;
     // Its own blocks first, then whatever the others have not started.
     for (int j = 0; j < n; ++j) {
       const size_t list = size_t((k + j) % n);
@@ -104,12 +105,16 @@ void DataParallel::update(Optimizer& optimizer, double lr) {
         float* grad_b = grad_w + units * in;
         net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
         const size_t w0 = d.w + size_t(b.u0) * in, b0 = d.b + size_t(b.u0);  // rows u0.. of W, and of b
-        optimizer.update(theta, grad_w, lr, w0, w0 + units * in);
-        optimizer.update(theta, grad_b, lr, b0, b0 + units);
+        finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in) && finite;
+        finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
       }
     }
+    updated_finite_[size_t(k)] = finite;
   };
-  team_.run(phase2);
+  team_.run(phase3);
+  for (int k = 0; k < n; ++k)
+    if (!updated_finite_[size_t(k)]) return false;
+  return true;
 }
 
 }  // namespace nabla

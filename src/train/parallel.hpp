@@ -1,18 +1,22 @@
 #pragma once
-// The training step on a team of threads. Each step has these phases (0 and 1 only where they apply):
+// The training step on a team of threads, in phases (0 and 1 only where they apply):
 //
-//   0. by samples: scale the batch's bytes into floats (when the loader hands them out unscaled),
-//      and the input dropout;
-//   1. by samples: every thread takes its share of the batch's rows through the forward pass, the
-//      loss and the δ recurrence (BP1, BP2), with single-threaded GEMMs on its rows;
-//   2. by units: every thread takes its share of each layer's units and computes their weight and
-//      bias gradients over the whole batch (BP3, BP4) in blocks of a few dozen rows of W, applying
-//      the optimiser to each block at once, while its gradient is still in cache.
+//   0. by samples: each thread scales its rows of the batch from bytes into floats (when the loader
+//      hands them out unscaled) and applies the input dropout;
+//   1. by units: the first layer's forward pass, each thread its columns of z for the whole batch,
+//      so that each reads only its own rows of W⁰ (the largest matrix; one that every thread reads
+//      and one thread writes would move between the cores' caches at every step);
+//   2. by samples: the upper layers' forward pass, the loss and the δ recurrence (BP1, BP2), each
+//      thread its rows, with single-threaded GEMMs;
+//   3. by units: the weight and bias gradients over the whole batch (BP3, BP4) in blocks of a few
+//      dozen rows of W, each block's optimiser update applied at once, while its gradient is in
+//      cache. A thread that is done takes the blocks another has not started yet (the small ones
+//      come last), so neither waits long for the other.
 //
-// So no gradient is ever summed across threads or written out whole, the update costs one pass
-// over the weights and the optimiser state, and each thread's GEMMs are independent. That the
-// gradients are finite is known between the phases, before any update, from the bounds phase 1
-// keeps (Network::delta_rows). With one thread the same two phases run on the caller.
+// So no gradient is ever summed across threads or written out whole, and each thread's GEMMs are
+// independent. That the gradients are finite is known after phase 2, before any update, from the
+// bounds it keeps (Network::delta_rows); an update that still overflows (a huge learning rate)
+// is reported by phase 3. With one thread the same phases run on the caller.
 //
 // Why not OpenBLAS's own threads: at a batch of 64 the small layers' GEMMs gain nothing from a
 // second thread (the 64x10x128 one is slower on two), while here both cores are busy for the whole
@@ -40,13 +44,14 @@ class DataParallel {
  public:
   DataParallel(Network<float>& net, int threads);
 
-  // Phases 1 and 2 for a batch. A batch handed out as bytes (Batch::raw) is scaled first, each
+  // Phases 0 to 2 for a batch. A batch handed out as bytes (Batch::raw) is scaled first, each
   // thread its own rows. Thread k's dropout masks come from a generator seeded by
   // (dropout_seed, k), so a run is the same for the same seed and thread count.
   StepResult compute(const data::Batch& batch, uint64_t dropout_seed);
 
-  // Phase 2: the gradients and the optimiser's step, block by block.
-  void update(Optimizer& optimizer, double lr);
+  // Phase 3: the gradients and the optimiser's step, block by block. Returns false when the update
+  // made a parameter or a moment non-finite.
+  bool update(Optimizer& optimizer, double lr);
 
   // After a compute() that was not finite: where the first non-finite value is (see Network).
   std::string first_nonfinite() const { return net_.first_nonfinite(); }
@@ -61,12 +66,13 @@ class DataParallel {
 
   Network<float>& net_;
   Team team_;
-  std::vector<std::vector<Block>> blocks_;   // per thread, the largest first
+  std::vector<std::vector<Block>> blocks_;   // per thread, layer by layer (the first, largest, first)
   std::unique_ptr<std::atomic<size_t>[]> next_;  // per thread: the next of its blocks not yet taken
   std::vector<std::vector<float>> scratch_;  // per thread: one block's weight and bias gradients
   std::vector<LossResult> results_;          // per thread
   std::vector<int64_t> shard_rows_;
   std::vector<char> bounded_;
+  std::vector<char> updated_finite_;         // per thread, phase 3
   std::vector<float> x_;                     // a batch scaled from bytes, when the loader defers
 };
 

@@ -11,9 +11,9 @@ namespace nabla {
 
 namespace {
 
-// About 20-50 µs of spinning before sleeping: longer than the gaps inside a step, far shorter
-// than an evaluation pass.
-constexpr int kSpins = 20000;
+// Spins before sleeping: a few hundred microseconds at most (a pause is 10 to 140 cycles,
+// depending on the CPU), longer than the gaps inside a step and far shorter than an evaluation.
+constexpr int kSpins = 4000;
 
 // Waits until `a` no longer holds `value`.
 template <class T>

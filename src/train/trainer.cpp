@@ -18,6 +18,7 @@
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
 #include "math/blas.hpp"
+#include "math/finite.hpp"
 #include "train/optimizer.hpp"
 #include "train/parallel.hpp"
 #include "train/progress.hpp"
@@ -371,7 +372,20 @@ TrainResult train(const Config& c, const TrainOptions& options) {
                            last.string() + " holds the last good state (epoch " + std::to_string(st.epoch) +
                            "); lower optimizer.learning_rate");
       }
-      parallel.update(optimizer, st.lr);
+      if (!parallel.update(optimizer, st.lr)) {  // finite gradients, but a step too large for a float
+        std::string where = "the optimiser's moments";
+        for (const TensorInfo& t : net.tensors())
+          if (!all_finite(net.params().data() + t.offset, t.size())) {
+            where = t.name;
+            break;
+          }
+        throw Diverged(out.string(), "",
+                       "training diverged at step " + std::to_string(st.step + 1) + " (epoch " +
+                           std::to_string(epoch) + ", batch " + std::to_string(st.batch + 1) +
+                           "): the update made " + where + " non-finite; nothing was written, and " + last.string() +
+                           " holds the last good state (epoch " + std::to_string(st.epoch) +
+                           "); lower optimizer.learning_rate");
+      }
       ++st.step;
       ++st.batch;
       st.epoch_loss_sum += r.loss * double(b.rows);

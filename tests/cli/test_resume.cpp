@@ -82,6 +82,13 @@ TEST_CASE("a diverging run stops before the update and leaves the last good chec
   CHECK(r.output.find("first in") != std::string::npos);  // names the layer
   CHECK(bytes_of(last) == before);
   CHECK(metrics_without_timing(run).size() == 1);
+  // A learning rate beyond the largest float: the gradients are finite, the very first update is not.
+  const Run r2 = run_nabla("train configs/gradcheck.json --quiet --epochs 3 --set optimizer.learning_rate=1e39 --resume " +
+                           last.string());
+  CAPTURE(r2.output);
+  CHECK(r2.code == 3);
+  CHECK(r2.output.find("the update made layers.0.weight non-finite") != std::string::npos);
+  CHECK(bytes_of(last) == before);
   fs::remove_all(run);
 }
 
