@@ -1,9 +1,11 @@
 #include "data/idx.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
+#include "math/finite.hpp"
 #include "util/error.hpp"
 
 namespace nabla::data {
@@ -110,7 +112,19 @@ void read_idx_records(InputFile& file, const IdxHeader& h, int64_t done, int64_t
                     "-byte header and " + record_text(h, kind) + "), found the end of the data after record " +
                     std::to_string(done + got / h.record_bytes()) + " (truncated?)");
   }
-  if (h.dtype == Dtype::f32) float32_from_big_endian(dst, n * h.record_elements());
+  if (h.dtype == Dtype::f32) {
+    float32_from_big_endian(dst, n * h.record_elements());
+    expect_finite_f32(file, dst, n * h.record_elements(), file.offset() - want);
+  }
+}
+
+void expect_finite_f32(const InputFile& file, const void* values, int64_t count, int64_t offset) {
+  const float* v = static_cast<const float*>(values);
+  if (all_finite(v, size_t(count))) return;
+  for (int64_t i = 0; i < count; ++i)
+    if (!std::isfinite(v[i]))
+      throw Error(file.path(), file.where(offset + 4 * i),
+                  std::string("expected a finite float32 value, found ") + (std::isnan(v[i]) ? "NaN" : "infinity"));
 }
 
 void expect_idx_end(InputFile& file, const IdxHeader& h) {

@@ -53,4 +53,8 @@ IdxArray read_idx(const std::string& path, IdxKind kind);
 // Big-endian float32 -> native, in place.
 void float32_from_big_endian(void* data, int64_t count);
 
+// float32 IDX values must be finite: a NaN or an infinity in the data is refused where it stands,
+// `offset` being the data offset of values[0]. Throws nabla::Error naming the file and byte offset.
+void expect_finite_f32(const InputFile& file, const void* values, int64_t count, int64_t offset);
+
 }  // namespace nabla::data

@@ -65,7 +65,10 @@ class IdxSource final : public Source {
 
   void read_at(int64_t first, int64_t n, void* x, int32_t* y) override {
     images_.pread_exact(x, n * hi_.record_bytes(), hi_.header_bytes + first * hi_.record_bytes());
-    if (hi_.dtype == Dtype::f32) float32_from_big_endian(x, n * hi_.record_elements());
+    if (hi_.dtype == Dtype::f32) {
+      float32_from_big_endian(x, n * hi_.record_elements());
+      expect_finite_f32(images_, x, n * hi_.record_elements(), hi_.header_bytes + first * hi_.record_bytes());
+    }
     for (int64_t done = 0; done < n;) {
       int64_t take = std::min<int64_t>(n - done, int64_t(label_buf_.size()));
       labels_.pread_exact(label_buf_.data(), take, hl_.header_bytes + first + done);

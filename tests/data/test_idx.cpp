@@ -3,6 +3,7 @@
 // Expected numbers were worked out independently with Python's gzip and struct modules on the
 // committed files (see the comment by each), not with the code under test.
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "data/idx.hpp"
@@ -115,6 +116,29 @@ TEST_CASE("idx: raw and gzip copies read the same") {
   two.insert(two.end(), g2.begin(), g2.end());
   auto labels = read_idx(dir.write("two-members.gz", two), IdxKind::labels);
   CHECK(labels.bytes == Bytes(whole.begin() + 8, whole.end()));
+}
+
+TEST_CASE("idx: a NaN or an infinity in float32 images is refused where it stands") {
+  // 2 images of 1x2 float32: 1, 2, then NaN (at data byte 16 + 2 * 4 = 24), 4.
+  for (const bool nan : {true, false}) {
+    const float bad = nan ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+    const float values[] = {1.0f, 2.0f, bad, 4.0f};
+    Bytes b = {0, 0, 0x0D, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2};
+    for (float v : values) {
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(u >> shift));
+    }
+    TempDir dir;
+    auto images = dir.write("f32-bad-images", b);
+    try {
+      read_idx(images, IdxKind::images);
+      FAIL("a non-finite value was accepted");
+    } catch (const nabla::Error& e) {
+      CHECK(std::string(e.what()) == images + ": byte offset 24: expected a finite float32 value, found " +
+                                         (nan ? "NaN" : "infinity"));
+    }
+  }
 }
 
 TEST_CASE("idx: float32 images") {
