@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "check/gradcheck.hpp"
 #include "cli/summary.hpp"
@@ -130,6 +131,10 @@ int train_command(const TrainFlags& f) {
   if (f.dry_run) return dry_run(config, f.quiet);
   if (f.gradcheck) return gradcheck(config, f);
 
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && config.training.threads > int64_t(cores))
+    std::cerr << "warning: training.threads is " << config.training.threads << " but this machine has " << cores
+              << " cores: the threads of a step wait for each other; use --threads " << cores << "\n";
   TrainOptions o;
   o.resume = f.resume;
   o.out_dir = !f.out.empty() ? f.out : !f.resume.empty() ? run_dir_of(f.resume) : default_run_dir(config.name);
