@@ -7,10 +7,20 @@
 
 using namespace nabla;
 
-TEST_CASE("deferred conversion: the same samples, in the same order, to the same floats") {
+namespace {
+
+// The committed sample of 2,000 Fashion-MNIST training images.
+DataSource fashion_train() {
   DataSource src;
   src.images = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-images-idx3-ubyte.gz";
   src.labels = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz";
+  return src;
+}
+
+}  // namespace
+
+TEST_CASE("deferred conversion: the same samples, in the same order, to the same floats") {
+  const DataSource src = fashion_train();
   data::LoaderOptions o;
   o.batch_size = 96;
   o.seed = 5;
@@ -41,9 +51,7 @@ TEST_CASE("deferred conversion: the same samples, in the same order, to the same
 }
 
 TEST_CASE("deferred conversion does not apply when the loader streams") {
-  DataSource src;
-  src.images = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-images-idx3-ubyte.gz";
-  src.labels = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz";
+  const DataSource src = fashion_train();
   data::LoaderOptions o;
   o.batch_size = 32;
   o.memory_budget_bytes = 1 << 20;  // far below the 1.5 MB of samples

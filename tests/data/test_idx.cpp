@@ -118,19 +118,27 @@ TEST_CASE("idx: raw and gzip copies read the same") {
   CHECK(labels.bytes == Bytes(whole.begin() + 8, whole.end()));
 }
 
+namespace {
+
+// An IDX file of `count` float32 images of 1 x 2, big-endian: 0x00000D03, count, 1, 2, the values.
+Bytes float32_images(uint8_t count, const std::vector<float>& values) {
+  Bytes b = {0, 0, 0x0D, 3, 0, 0, 0, count, 0, 0, 0, 1, 0, 0, 0, 2};
+  for (float v : values) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(u >> shift));
+  }
+  return b;
+}
+
+}  // namespace
+
 TEST_CASE("idx: a NaN or an infinity in float32 images is refused where it stands") {
   // 2 images of 1x2 float32: 1, 2, then NaN (at data byte 16 + 2 * 4 = 24), 4.
   for (const bool nan : {true, false}) {
     const float bad = nan ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-    const float values[] = {1.0f, 2.0f, bad, 4.0f};
-    Bytes b = {0, 0, 0x0D, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2};
-    for (float v : values) {
-      uint32_t u;
-      std::memcpy(&u, &v, 4);
-      for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(u >> shift));
-    }
     TempDir dir;
-    auto images = dir.write("f32-bad-images", b);
+    auto images = dir.write("f32-bad-images", float32_images(2, {1.0f, 2.0f, bad, 4.0f}));
     try {
       read_idx(images, IdxKind::images);
       FAIL("a non-finite value was accepted");
@@ -143,15 +151,9 @@ TEST_CASE("idx: a NaN or an infinity in float32 images is refused where it stand
 
 TEST_CASE("idx: float32 images") {
   // 3 images of 1x2 float32, big-endian: 0x00000D03, 3, 1, 2, then 0.5 -1 255 2.25 1e-3 7.
-  const float values[] = {0.5f, -1.0f, 255.0f, 2.25f, 1e-3f, 7.0f};
-  Bytes b = {0, 0, 0x0D, 3, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2};
-  for (float v : values) {
-    uint32_t u;
-    std::memcpy(&u, &v, 4);
-    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(u >> shift));
-  }
+  const std::vector<float> values = {0.5f, -1.0f, 255.0f, 2.25f, 1e-3f, 7.0f};
   TempDir dir;
-  auto images = dir.write("f32-images", b);
+  auto images = dir.write("f32-images", float32_images(3, values));
   auto labels = dir.write("f32-labels", Bytes{0, 0, 8, 1, 0, 0, 0, 3, 4, 0, 2});
   auto a = read_idx(images, IdxKind::images);
   CHECK(a.header.dtype == Dtype::f32);
