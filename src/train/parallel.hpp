@@ -56,7 +56,6 @@ class DataParallel {
   // After a compute() that was not finite: where the first non-finite value is (see Network).
   std::string first_nonfinite() const { return net_.first_nonfinite(); }
 
-  int threads() const { return team_.size(); }
 
  private:
   struct Block {

@@ -359,18 +359,21 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     for (int64_t k = 0; k < st.batch; ++k) train_loader.next(b);  // a mid-epoch resume: these are done
     if (st.batch == 0) st.epoch_loss_sum = 0, st.epoch_correct = 0, st.epoch_seen = 0, st.epoch_seconds = 0;
     auto t0 = Clock::now();
+    // The error that stops a diverging run: where it stopped, what happened, what is safe on disk.
+    auto diverged = [&](const std::string& what) {
+      return Diverged(out.string(), "",
+                      "training diverged at step " + std::to_string(st.step + 1) + " (epoch " + std::to_string(epoch) +
+                          ", batch " + std::to_string(st.batch + 1) + "): " + what + ", and " + last.string() +
+                          " holds the last good state (epoch " + std::to_string(st.epoch) +
+                          "); lower optimizer.learning_rate");
+    };
     while (train_loader.next(b)) {
       st.lr = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch, c.training.epochs);
       const StepResult r = parallel.compute(b, dropout_rng.next());
       if (!r.finite) {  // stop before the update: nothing good is touched
         const std::string where = parallel.first_nonfinite();
-        throw Diverged(out.string(), "",
-                       "training diverged at step " + std::to_string(st.step + 1) + " (epoch " +
-                           std::to_string(epoch) + ", batch " + std::to_string(st.batch + 1) + "): " +
-                           (std::isfinite(r.loss) ? "a gradient is not finite" : "the loss is " + format("%g", r.loss)) +
-                           (where.empty() ? "" : ", first in " + where) + "; no update was applied and " +
-                           last.string() + " holds the last good state (epoch " + std::to_string(st.epoch) +
-                           "); lower optimizer.learning_rate");
+        throw diverged((std::isfinite(r.loss) ? "a gradient is not finite" : "the loss is " + format("%g", r.loss)) +
+                       (where.empty() ? "" : ", first in " + where) + "; no update was applied");
       }
       if (!parallel.update(optimizer, st.lr)) {  // finite gradients, but a step too large for a float
         std::string where = "the optimiser's moments";
@@ -379,12 +382,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
             where = t.name;
             break;
           }
-        throw Diverged(out.string(), "",
-                       "training diverged at step " + std::to_string(st.step + 1) + " (epoch " +
-                           std::to_string(epoch) + ", batch " + std::to_string(st.batch + 1) +
-                           "): the update made " + where + " non-finite; nothing was written, and " + last.string() +
-                           " holds the last good state (epoch " + std::to_string(st.epoch) +
-                           "); lower optimizer.learning_rate");
+        throw diverged("the update made " + where + " non-finite; nothing was written");
       }
       ++st.step;
       ++st.batch;
