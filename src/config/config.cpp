@@ -129,8 +129,9 @@ const std::vector<std::string> kLayerKeys = {"type", "units", "activation", "ini
 const std::vector<std::string> kOptimizerKeys = {"type",         "learning_rate", "momentum", "nesterov",
                                                  "weight_decay", "beta1",         "beta2",    "epsilon"};
 const std::vector<std::string> kScheduleKeys = {"type", "warmup_epochs", "step_size", "gamma", "min_lr"};
-const std::vector<std::string> kTrainingKeys = {"epochs", "batch_size", "shuffle",
-                                                "seed",   "threads",    "early_stopping"};
+const std::vector<std::string> kTrainingKeys = {"epochs",  "batch_size", "shuffle",       "seed",
+                                                "threads", "precision",  "early_stopping"};
+const std::vector<std::string> kPrecisions = {"fp32", "bf16"};
 const std::vector<std::string> kEarlyStoppingKeys = {"metric", "patience", "min_delta"};
 const std::vector<std::string> kCheckpointKeys = {"every", "keep"};
 const std::vector<std::string> kMetrics = {"val_accuracy", "val_loss"};
@@ -583,7 +584,11 @@ class Parser {
         else if (const auto s = as_integer(x); s && *s >= 0) t.seed = static_cast<uint64_t>(*s);
         else error(kp, "expected an integer >= 0, got " + describe(x));
       } else if (k == "threads") read_int(x, kp, 1, 64, t.threads);
-      else if (k == "early_stopping") parse_early_stopping(x, t.early_stopping);
+      else if (k == "precision") {
+        if (x.is_string() && std::find(kPrecisions.begin(), kPrecisions.end(), x.get_ref<const std::string&>()) != kPrecisions.end())
+          t.precision = x.get<std::string>();
+        else bad_choice(x, kp, kPrecisions, kPrecisions);
+      } else if (k == "early_stopping") parse_early_stopping(x, t.early_stopping);
       else error(kp, unknown_key("training", k));
     }
   }

@@ -112,6 +112,7 @@ struct TrainingConfig {
   bool shuffle = true;
   uint64_t seed = 42;
   int64_t threads = 1;
+  std::string precision = "fp32";      // fp32, or bf16: the training step's GEMMs in bf16 (math/bf16.hpp)
   EarlyStoppingConfig early_stopping;
 
   bool operator==(const TrainingConfig&) const = default;

@@ -84,6 +84,7 @@ nlohmann::ordered_json to_json(const Config& c) {
   training["shuffle"] = t.shuffle;
   training["seed"] = t.seed;
   training["threads"] = t.threads;
+  training["precision"] = t.precision;
   if (t.early_stopping.enabled) {
     training["early_stopping"]["metric"] = t.early_stopping.metric;
     training["early_stopping"]["patience"] = t.early_stopping.patience;

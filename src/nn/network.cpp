@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "math/blas.hpp"
 #include "math/finite.hpp"
@@ -117,6 +118,42 @@ void dropout_forward(const T* in, T* out, T* mask, size_t n, double p, Rng& rng)
 }  // namespace
 
 template <class T>
+void Network<T>::use_bf16() {
+  if constexpr (!std::is_same_v<T, float>) {
+    throw std::logic_error("Network: bf16 is for Network<float>");
+  } else {
+    const std::string why = bf16_unavailable();
+    if (!why.empty()) throw std::runtime_error("bf16: " + why);
+    bf16_ = true;
+    params16_.resize(params_.size());
+    input16_.clear();
+    delta16_.clear();
+    for (const Dense& d : dense_) {
+      input16_.emplace_back(size_t(max_batch_ * d.in));
+      delta16_.emplace_back(size_t(max_batch_ * d.out));
+    }
+    to_bf16(params_.data(), params16_.data(), params_.size());
+  }
+}
+
+template <class T>
+void Network<T>::product(bool ta, bool tb, int m, int n, int k, const T* a, const bf16* a16, int lda, const T* b,
+                         const bf16* b16, int ldb, T* c, int ldc) const {
+  if constexpr (std::is_same_v<T, float>)
+    if (low_) return gemm_bf16(ta, tb, m, n, k, a16, lda, b16, ldb, c, ldc);
+  gemm(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
+}
+
+template <class T>
+void Network<T>::round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!low_) return;
+    const size_t in = size_t(dense_[l].in), at = size_t(r0) * in + size_t(c0);
+    to_bf16(input_of(l) + at, in, input16_[l].data() + at, in, size_t(r1 - r0), size_t(c1 - c0));
+  }
+}
+
+template <class T>
 const T* Network<T>::input_of(size_t l) const {
   if (l == 0) return dropped_ && input_dropout_ > 0 ? x_drop_.data() : x_;
   const size_t below = l - 1;
@@ -133,14 +170,17 @@ void Network<T>::begin_batch(const T* x, int64_t rows, bool training) {
   x_ = x;
   rows_ = rows;
   dropped_ = training;
+  low_ = bf16_ && training;
 }
 
 template <class T>
-void Network<T>::input_dropout_rows(int64_t r0, int64_t r1, Rng* dropout_rng) {
-  if (!dropped_ || input_dropout_ == 0) return;
-  const size_t first = size_t(r0 * inputs_);
-  dropout_forward(x_ + first, x_drop_.data() + first, x_mask_.data() + first, size_t((r1 - r0) * inputs_),
-                  input_dropout_, *dropout_rng);
+void Network<T>::input_rows(int64_t r0, int64_t r1, Rng* dropout_rng) {
+  if (dropped_ && input_dropout_ > 0) {
+    const size_t first = size_t(r0 * inputs_);
+    dropout_forward(x_ + first, x_drop_.data() + first, x_mask_.data() + first, size_t((r1 - r0) * inputs_),
+                    input_dropout_, *dropout_rng);
+  }
+  round_input(0, r0, r1, 0, inputs_);
 }
 
 template <class T>
@@ -149,8 +189,9 @@ void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
   const int64_t units = u1 - u0;
   T* a = a_[0].data() + u0;  // the block of columns [u0, u1), leading dimension out
   // z[:, u0:u1] (rows x units) = x (rows x in) · W[u0:u1, :]ᵀ
-  gemm(false, true, int(rows_), int(units), int(d.in), T(1), input_of(0), int(d.in), params_.data() + d.w + u0 * d.in,
-       int(d.in), T(0), a, int(d.out));
+  const size_t w = d.w + size_t(u0 * d.in);
+  product(false, true, int(rows_), int(units), int(d.in), input_of(0), input16(0, 0), int(d.in), params_.data() + w,
+          params16(w), int(d.in), a, int(d.out));
   bias_activate(d.act, d.slope, a, params_.data() + d.b + u0, rows_, units, d.out);
   if (dropped_ && d.dropout > 0)
     for (int64_t i = 0; i < rows_; ++i) {
@@ -158,12 +199,13 @@ void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
       dropout_forward(a_[0].data() + at, drop_[0].data() + at, mask_[0].data() + at, size_t(units), d.dropout,
                       *dropout_rng);
     }
+  round_input(1, 0, rows_, u0, u1);
 }
 
 template <class T>
 void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from) {
   const int64_t rows = r1 - r0;
-  if (from == 0) input_dropout_rows(r0, r1, dropout_rng);
+  if (from == 0) input_rows(r0, r1, dropout_rng);
   const size_t last = dense_.size() - 1;
   for (size_t l = from; l < dense_.size(); ++l) {
     const Dense& d = dense_[l];
@@ -172,8 +214,8 @@ void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t f
     T* a = a_[l].data() + r0 * d.out;
     T* z = l == last ? z_out_.data() + r0 * d.out : a;  // the output layer keeps z for the loss
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
-    gemm(false, true, int(rows), int(d.out), int(d.in), T(1), input_of(l) + r0 * d.in, int(d.in), w, int(d.in), T(0),
-         z, int(d.out));
+    product(false, true, int(rows), int(d.out), int(d.in), input_of(l) + r0 * d.in, input16(l, size_t(r0 * d.in)),
+            int(d.in), w, params16(d.w), int(d.in), z, int(d.out));
     if (l == last)
       bias_activate_into(d.act, d.slope, z, b, a, rows, d.out);  // z += b, a = σ(z)
     else
@@ -183,6 +225,7 @@ void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t f
       dropout_forward(a, drop_[l].data() + first, mask_[l].data() + first, size_t(rows * d.out), d.dropout,
                       *dropout_rng);
     }
+    if (l < last) round_input(l + 1, r0, r1, 0, d.out);
   }
 }
 
@@ -205,11 +248,14 @@ bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
     const T* delta = delta_[l].data() + r0 * out;
     const T delta_max = T(rows_) * max_abs(delta, size_t(rows) * size_t(out));
     bounded = bounded && delta_max < limit && delta_max * max_abs(input_of(l) + r0 * in, size_t(rows) * size_t(in)) < limit;
+    if constexpr (std::is_same_v<T, float>)
+      if (low_) to_bf16(delta, delta16_[l].data() + r0 * out, size_t(rows) * size_t(out));
     if (l == 0) break;  // no δ below the first layer (∂C/∂x is backward's)
 
     // BP2: δˡ⁻¹ = (δˡ · Wˡ) ⊙ mask ⊙ σ′(zˡ⁻¹), the dropout mask when one was applied below
     T* below = delta_[l - 1].data() + r0 * in;
-    gemm(false, false, rows, in, out, T(1), delta, out, params_.data() + d.w, in, T(0), below, in);
+    product(false, false, rows, in, out, delta, delta16(l, size_t(r0 * out)), out, params_.data() + d.w, params16(d.w),
+            in, below, in);
     const Dense& prev = dense_[l - 1];
     if (dropped_ && prev.dropout > 0) {
       const T* mask = mask_[l - 1].data() + r0 * in;
@@ -226,7 +272,7 @@ void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T*
   const int rows = int(rows_), in = int(d.in), out = int(d.out), units = int(u1 - u0);
   const T* delta = delta_[l].data() + u0;  // δ[:, u0:u1], leading dimension out
   // BP4: ∂C/∂W[u0:u1, :] = δ[:, u0:u1]ᵀ · a_prev
-  gemm(true, false, units, in, rows, T(1), delta, out, input_of(l), in, T(0), grad_w, in);
+  product(true, false, units, in, rows, delta, delta16(l, size_t(u0)), out, input_of(l), input16(l, 0), in, grad_w, in);
   // BP3: ∂C/∂b[u0:u1] = column sums of δ[:, u0:u1]
   std::fill(grad_b, grad_b + units, T(0));
   for (int i = 0; i < rows; ++i) {

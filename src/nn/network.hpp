@@ -24,6 +24,11 @@
 // its own units over the whole batch. Every thread's GEMMs are then independent, and the weight
 // gradient comes out in blocks that the optimiser can apply at once, while they are in cache.
 //
+// bf16 (training.precision, math/bf16.hpp). With use_bf16(), a training batch's GEMMs take their
+// operands rounded to bf16 and sum in float: each layer's input and δ are rounded once, by the pass
+// that makes them, into a bf16 twin; the weights have a bf16 twin that the optimiser's step keeps
+// current (Optimizer::update). Everything else, and every evaluation batch, stays in float.
+//
 // All workspaces are allocated at construction for the largest batch: forward, loss and backward
 // allocate nothing. The same code runs in float (training) and double (the gradient check).
 #include <cstdint>
@@ -31,6 +36,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "math/bf16.hpp"
 #include "math/rng.hpp"
 #include "nn/loss.hpp"
 
@@ -94,9 +100,11 @@ class Network {
   // reads and one thread writes moves between the cores' caches at every step. Then, for all rows:
   // input_dropout_rows by rows (when the network drops inputs), forward_first_units by units, and
   // forward_rows(r0, r1, rng, 1) for the layers above. Needs a layer above the first.
+  // input_rows prepares rows [r0, r1) of the input for the first layer: it applies the input
+  // dropout and rounds them to bf16, either when it applies (needs_input_rows).
   bool first_layer_by_units() const { return dense_.size() >= 2; }
-  bool drops_inputs() const { return input_dropout_ > 0; }
-  void input_dropout_rows(int64_t r0, int64_t r1, Rng* dropout_rng);
+  bool needs_input_rows() const { return input_dropout_ > 0 || bf16_; }
+  void input_rows(int64_t r0, int64_t r1, Rng* dropout_rng);
   void forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng);
   // The loss of rows [r0, r1) (the mean over them) and their δᴸ, which carries the 1/B of the
   // whole batch, so that the rows' shares of the gradient add up to the batch's.
@@ -109,6 +117,15 @@ class Network {
   // BP3 and BP4 for units [u0, u1) of dense layer l, over the whole batch:
   //   grad_w ((u1 − u0) x in) = δ[:, u0:u1]ᵀ · a_prev        grad_b = column sums of δ[:, u0:u1]
   void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const;
+
+  // --- bf16 ------------------------------------------------------------------------------------
+  // Training batches from now on run their GEMMs in bf16 (Network<float> only). Rounds params()
+  // into their bf16 twin, which whoever changes params() then keeps current (the optimiser's update
+  // does, Optimizer::update): call use_bf16() again after changing them otherwise.
+  void use_bf16();
+  bool uses_bf16() const { return bf16_; }
+  // The twin, laid out as params(); null without use_bf16.
+  bf16* params_bf16() { return bf16_ ? params16_.data() : nullptr; }
 
   // ----------------------------------------------------------------------------------------------
 
@@ -134,6 +151,16 @@ class Network {
  private:
   // The input that dense layer l reads: the (dropped-out) activations below it, or x.
   const T* input_of(size_t l) const;
+  // A product of the forward or backward pass: c = op(a) · op(b), in T, or in bf16 from the twins
+  // a16 and b16 for a bf16 training batch.
+  void product(bool ta, bool tb, int m, int n, int k, const T* a, const bf16* a16, int lda, const T* b,
+               const bf16* b16, int ldb, T* c, int ldc) const;
+  // The bf16 twins at an offset, or null when this batch is not in bf16.
+  const bf16* input16(size_t l, size_t at) const { return low_ ? input16_[l].data() + at : nullptr; }
+  const bf16* delta16(size_t l, size_t at) const { return low_ ? delta16_[l].data() + at : nullptr; }
+  const bf16* params16(size_t at) const { return low_ ? params16_.data() + at : nullptr; }
+  // Rounds rows [r0, r1), columns [c0, c1) of the input of dense layer l to its bf16 twin.
+  void round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
 
   LossKind loss_;
   int64_t inputs_ = 0;
@@ -151,10 +178,16 @@ class Network {
   std::vector<T> z_out_;               // the output layer's z, kept for the fused losses
   std::vector<std::vector<T>> delta_;  // per dense layer: δ (rows x out)
 
+  // bf16 twins (use_bf16): of the parameters, of each dense layer's input and of each δ.
+  bool bf16_ = false;
+  std::vector<bf16> params16_;
+  std::vector<std::vector<bf16>> input16_, delta16_;
+
   // The batch in progress.
   const T* x_ = nullptr;
   int64_t rows_ = 0;
   bool dropped_ = false;
+  bool low_ = false;  // this batch's GEMMs run in bf16
 };
 
 extern template class Network<float>;

@@ -8,10 +8,16 @@
 //   adamw:  θ ← θ(1 − ηλ), then adam without the λθ term (decoupled weight decay)
 //
 // λ (weight_decay) applies to every parameter, biases included, as in PyTorch.
+//
+// The step is memory-bound: it reads the gradient, the parameters and the moments once and writes
+// the last two once. So each rule is one loop that also checks that what it wrote is finite, run a
+// few kilobytes at a time so that a bf16 twin of the parameters (math/bf16.hpp) is rounded from L1,
+// and compiled for AVX-512, AVX2 and the baseline, the CPU picking at load time.
 #include <cstdint>
 #include <vector>
 
 #include "config/config.hpp"
+#include "math/bf16.hpp"
 
 namespace nabla {
 
@@ -25,9 +31,10 @@ class Optimizer {
   // The same in pieces, so that threads can update disjoint blocks of one step: begin_step() once,
   // then update() for each block of parameters [begin, end), whose gradients are grad[0 .. end − begin).
   // Returns false when the update left a parameter or a moment non-finite (a finite gradient can
-  // still overflow them at a large learning rate): the run must stop.
-  void begin_step() { ++t_; }
-  bool update(float* params, const float* grad, double lr, size_t begin, size_t end);
+  // still overflow them at a large learning rate): the run must stop. With `rounded`, it also
+  // writes the updated params[begin, end) rounded to bf16 into rounded[begin, end).
+  void begin_step();
+  bool update(float* params, const float* grad, double lr, size_t begin, size_t end, bf16* rounded = nullptr);
 
   // The state, for checkpoints: the step count and the moment buffers (velocity for sgd; m then v
   // for adam and adamw; empty for plain sgd).
@@ -36,12 +43,13 @@ class Optimizer {
   std::vector<float>& state() { return state_; }
 
  private:
-  template <class Grad>
-  bool apply(float* params, Grad grad, double lr, size_t begin, size_t end);
+  // The rule for params[begin, begin + n), whose gradients are grad[0, n).
+  bool apply(float* params, const float* grad, float lr, size_t begin, size_t n);
 
   OptimizerConfig c_;
   size_t n_;
   int64_t t_ = 0;
+  float c1_ = 1, c2_ = 1;  // adam's bias corrections for step t_: 1 / (1 − β₁ᵗ), 1 / √(1 − β₂ᵗ)
   std::vector<float> state_;
 };
 

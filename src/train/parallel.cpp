@@ -52,9 +52,9 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
       if (r0 == r1) return;
       if (convert) data::convert_rows(batch, r0, r1, x_.data());
       Rng dropout = masks(k, 0);
-      net_.input_dropout_rows(r0, r1, &dropout);
+      net_.input_rows(r0, r1, &dropout);
     };
-    if (convert || net_.drops_inputs()) team_.run(phase0);
+    if (convert || net_.needs_input_rows()) team_.run(phase0);
     const int64_t units = net_.layers()[0].out;
     auto phase1 = [&](int k) {
       Rng dropout = masks(k, 1);
@@ -90,6 +90,7 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
 bool DataParallel::update(Optimizer& optimizer, double lr) {
   optimizer.begin_step();
   float* theta = net_.params().data();
+  bf16* rounded = net_.params_bf16();  // the weights' bf16 twin, kept current
   const int n = team_.size();
   for (int k = 0; k < n; ++k) next_[size_t(k)].store(0, std::memory_order_relaxed);  // published by run()
   auto phase3 = [&](int k) {
@@ -105,7 +106,7 @@ bool DataParallel::update(Optimizer& optimizer, double lr) {
         float* grad_b = grad_w + units * in;
         net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
         const size_t w0 = d.w + size_t(b.u0) * in, b0 = d.b + size_t(b.u0);  // rows u0.. of W, and of b
-        finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in) && finite;
+        finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
         finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
       }
     }

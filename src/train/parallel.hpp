@@ -2,7 +2,7 @@
 // The training step on a team of threads, in phases (0 and 1 only where they apply):
 //
 //   0. by samples: each thread scales its rows of the batch from bytes into floats (when the loader
-//      hands them out unscaled) and applies the input dropout;
+//      hands them out unscaled), applies the input dropout and, in bf16, rounds them;
 //   1. by units: the first layer's forward pass, each thread its columns of z for the whole batch,
 //      so that each reads only its own rows of W⁰ (the largest matrix; one that every thread reads
 //      and one thread writes would move between the cores' caches at every step);

@@ -17,6 +17,7 @@
 
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
+#include "math/bf16.hpp"
 #include "math/blas.hpp"
 #include "math/finite.hpp"
 #include "train/optimizer.hpp"
@@ -257,6 +258,9 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
 TrainResult train(const Config& c, const TrainOptions& options) {
   const auto started = Clock::now();
   const DataPlan plan = plan_data(c);
+  if (c.training.precision == "bf16")
+    if (const std::string why = bf16_unavailable(); !why.empty())
+      throw Error(c.path, "training.precision", "bf16 is not available: " + why + " (use \"fp32\")");
   // The threads split each step between them (parallel.hpp); every GEMM runs on one thread.
   set_blas_threads(1);
   TrainResult result;
@@ -334,6 +338,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     st.rng_dropout = dropout_rng.state();
     io::save_checkpoint((ckpt_dir / epoch_file(0)).string(), c, net, optimizer.state(), st);
   }
+  if (c.training.precision == "bf16") net.use_bf16();  // after the weights are set: it rounds them
   const fs::path last = ckpt_dir / "last.safetensors";
   auto save = [&](const fs::path& path) {
     st.rng_dropout = dropout_rng.state();

@@ -69,6 +69,7 @@ const char* kCsvAdam = R"({
   "optimizer": {"type": "adamw", "learning_rate": 0.003, "weight_decay": 0.01, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6},
   "schedule": {"type": "step", "warmup_epochs": 0.5, "step_size": 2, "gamma": 0.5},
   "training": {"epochs": 3, "batch_size": 17, "shuffle": false, "seed": 18446744073709551615, "threads": 64,
+               "precision": "bf16",
                "early_stopping": {"metric": "val_loss", "patience": 2, "min_delta": 0.001}},
   "checkpoint": {"every": 0, "keep": 0}
 })";
@@ -165,6 +166,7 @@ TEST_CASE("left-out keys take the documented defaults") {
   CHECK(c.training.shuffle == true);
   CHECK(c.training.seed == 42u);
   CHECK(c.training.threads == 1);
+  CHECK(c.training.precision == "fp32");
   CHECK(!c.training.early_stopping.enabled);
   CHECK(c.checkpoint.every == 1);
   CHECK(c.checkpoint.keep == 3);
@@ -329,7 +331,7 @@ TEST_CASE("to_json gives the resolved config in a readable key order") {
     "loss": "cross_entropy",
     "optimizer": {"type": "sgd", "learning_rate": 0.01, "momentum": 0.0, "nesterov": false, "weight_decay": 0.0},
     "schedule": {"type": "constant", "warmup_epochs": 0.0},
-    "training": {"epochs": 10, "batch_size": 64, "shuffle": true, "seed": 42, "threads": 1},
+    "training": {"epochs": 10, "batch_size": 64, "shuffle": true, "seed": 42, "threads": 1, "precision": "fp32"},
     "checkpoint": {"every": 1, "keep": 3}
   })");
   CHECK(nabla::to_json(c).dump(2) == expected.dump(2));  // dump compares the order too

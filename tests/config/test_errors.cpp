@@ -100,6 +100,11 @@ const std::vector<Case>& cases() {
         "FILE: training.early_stopping.patience: expected a positive integer, got 0",
         "FILE: training.early_stopping.min_delta: expected a number >= 0, got -1"}},
 
+      {"precision", with(R"("training": {"precision": "fp16"})"),
+       {"FILE: training.precision: expected one of fp32, bf16, got \"fp16\" (did you mean \"fp32\"?)"}},
+      {"precision case", with(R"("training": {"precision": "BF16"})"),
+       {"FILE: training.precision: expected one of fp32, bf16, got \"BF16\" (did you mean \"bf16\"?)"}},
+
       // --- types: what was expected, and what was got
       {"negative units", with_layers(R"([{"units": -3, "activation": "relu"}, {"units": 10, "activation": "softmax"}])"),
        {"FILE: model.layers[0].units: expected a positive integer, got -3"}},
