@@ -8,6 +8,9 @@ cross-entropy, SGD with momentum 0.9, batch 64; W256 = the same at batch 256. Fo
   nabla   build/nabla train configs/default.json (validation 0, checkpoints off), the `seconds` of
           metrics.jsonl: training only; loading and evaluation come from summary.json
   bound   build/tests/bench_gemm: exactly the sgemm calls of one step, times the steps of an epoch
+
+and the same in bf16 (training.precision "bf16", --bf16 to add it): nabla's bf16 run against the
+bf16 products of one step (bench_gemm --bf16), and against float's figures beside it.
   torch   scripts/bench_torch.py, PyTorch from Debian, in-memory tensors, a plain loop, with
           OPENBLAS_NUM_THREADS matched (and OMP_WAIT_POLICY=PASSIVE at 2 threads)
 
@@ -35,12 +38,12 @@ def max_rss_mb(cmd, env=None):
         return out, int(t.read().split()[-1]) / 1024
 
 
-def run_nabla(build, batch, threads, epochs):
+def run_nabla(build, batch, threads, epochs, precision):
     out = tempfile.mkdtemp(prefix="nabla-bench-")
     _, rss = max_rss_mb([os.path.join(build, "nabla"), "train", os.path.join(ROOT, "configs", "default.json"),
                          "--quiet", "--out", out, "--epochs", str(epochs), "--threads", str(threads),
                          "--set", "data.validation=0", "--set", f"training.batch_size={batch}",
-                         "--set", "checkpoint.every=0"])
+                         "--set", "checkpoint.every=0", "--set", f'training.precision="{precision}"'])
     with open(os.path.join(out, "metrics.jsonl")) as f:
         seconds = [json.loads(line)["seconds"] for line in f]
     with open(os.path.join(out, "summary.json")) as f:
@@ -50,9 +53,10 @@ def run_nabla(build, batch, threads, epochs):
             "eval": summary["eval_seconds"] / len(seconds)}
 
 
-def run_bound(build, batch, threads):
+def run_bound(build, batch, threads, precision):
     out, rss = max_rss_mb([os.path.join(build, "tests", "bench_gemm"), "--batch", str(batch), "--threads",
-                           str(threads), "--samples", str(SAMPLES), "--repeats", "3"])
+                           str(threads), "--samples", str(SAMPLES), "--repeats", "3"]
+                          + (["--bf16"] if precision == "bf16" else []))
     return {"epoch": json.loads(out)["seconds_per_epoch"], "rss": rss}
 
 
@@ -72,54 +76,64 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=4, help="per run, the first being a warm-up")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="also nabla in bf16 (training.precision)")
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench.json"))
     args = ap.parse_args()
 
-    cases = [(name, batch, threads) for name, batch in (("W", 64), ("W256", 256)) for threads in (1, 2)]
+    precisions = ("fp32", "bf16") if args.bf16 else ("fp32",)
+    cases = [(name, batch, threads, p) for p in precisions for name, batch in (("W", 64), ("W256", 256))
+             for threads in (1, 2)]
     results = {c: {"nabla": [], "bound": [], "torch": []} for c in cases}
     for r in range(args.rounds):
         for c in cases:
-            _, batch, threads = c
-            results[c]["nabla"].append(run_nabla(args.build, batch, threads, args.epochs))
-            results[c]["bound"].append(run_bound(args.build, batch, threads))
-            if not args.no_torch:
+            _, batch, threads, precision = c
+            results[c]["nabla"].append(run_nabla(args.build, batch, threads, args.epochs, precision))
+            results[c]["bound"].append(run_bound(args.build, batch, threads, precision))
+            if not args.no_torch and precision == "fp32":  # the bf16 rows compare with the same runs
                 results[c]["torch"].append(run_torch(batch, threads, args.epochs))
-            print(f"round {r + 1}/{args.rounds} {c[0]} {threads} thread(s): nabla "
+            print(f"round {r + 1}/{args.rounds} {c[0]} {precision} {threads} thread(s): nabla "
                   f"{results[c]['nabla'][-1]['epoch']:.3f} s, bound {results[c]['bound'][-1]['epoch']:.3f} s"
                   + ("" if args.no_torch else f", torch {results[c]['torch'][-1]['epoch']:.3f} s"),
                   file=sys.stderr)
 
     def med(c, who, key="epoch"):
+        if who == "torch":
+            c = c[:3] + ("fp32",)
         runs = results[c][who]
         return statistics.median(x[key] for x in runs) if runs else None
 
     rows = []
     for c in cases:
-        name, batch, threads = c
-        row = {"workload": name, "batch": batch, "threads": threads, "nabla_s": med(c, "nabla"),
-               "bound_s": med(c, "bound"), "torch_s": med(c, "torch"), "nabla_rss_mb": med(c, "nabla", "rss"),
+        name, batch, threads, precision = c
+        row = {"workload": name, "batch": batch, "threads": threads, "precision": precision,
+               "nabla_s": med(c, "nabla"), "bound_s": med(c, "bound"), "torch_s": med(c, "torch"),
+               "nabla_rss_mb": med(c, "nabla", "rss"),
                "torch_rss_mb": med(c, "torch", "rss"), "nabla_load_s": med(c, "nabla", "load"),
                "nabla_eval_s_per_epoch": med(c, "nabla", "eval"), "torch_load_s": med(c, "torch", "load"),
                "runs": {k: [x["epoch"] for x in v] for k, v in results[c].items()}}
         row["samples_per_s"] = SAMPLES / row["nabla_s"]
         row["vs_bound"] = row["nabla_s"] / row["bound_s"]
         row["vs_torch"] = row["nabla_s"] / row["torch_s"] if row["torch_s"] else None
+        if precision != "fp32":
+            row["vs_fp32"] = row["nabla_s"] / med(c[:3] + ("fp32",), "nabla")
         rows.append(row)
     # PyTorch's best: the faster of its thread settings for the workload.
     for row in rows:
-        best = [r["torch_s"] for r in rows if r["workload"] == row["workload"] and r["torch_s"]]
+        best = [r["torch_s"] for r in rows if r["workload"] == row["workload"] and r["torch_s"]
+                and r["precision"] == "fp32"]
         row["torch_best_s"] = min(best) if best else None
         row["vs_torch_best"] = row["nabla_s"] / row["torch_best_s"] if row["torch_best_s"] else None
 
     fmt = lambda x, f: (f % x) if x is not None else "-"
-    print(f"{'workload':8} {'thr':>3} {'nabla s/ep':>10} {'samples/s':>10} {'bound s':>8} {'x bound':>7} "
-          f"{'torch s':>8} {'x torch':>7} {'x best':>7} {'RSS MB':>7} {'torch MB':>8}")
+    print(f"{'workload':8} {'prec':>4} {'thr':>3} {'nabla s/ep':>10} {'samples/s':>10} {'bound s':>8} {'x bound':>7} "
+          f"{'torch s':>8} {'x torch':>7} {'x best':>7} {'RSS MB':>7} {'torch MB':>8} {'x fp32':>6}")
     for r in rows:
-        print(f"{r['workload']:8} {r['threads']:>3} {r['nabla_s']:>10.3f} {r['samples_per_s']:>10.0f} "
+        print(f"{r['workload']:8} {r['precision']:>4} {r['threads']:>3} {r['nabla_s']:>10.3f} {r['samples_per_s']:>10.0f} "
               f"{r['bound_s']:>8.3f} {r['vs_bound']:>7.2f} {fmt(r['torch_s'], '%8.3f')} {fmt(r['vs_torch'], '%7.2f')} "
-              f"{fmt(r['vs_torch_best'], '%7.2f')} {r['nabla_rss_mb']:>7.1f} {fmt(r['torch_rss_mb'], '%8.1f')}")
-    w1 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 1)
-    w2 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 2)
+              f"{fmt(r['vs_torch_best'], '%7.2f')} {r['nabla_rss_mb']:>7.1f} {fmt(r['torch_rss_mb'], '%8.1f')} "
+              f"{fmt(r.get('vs_fp32'), '%6.2f')}")
+    w1 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 1 and r["precision"] == "fp32")
+    w2 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 2 and r["precision"] == "fp32")
     speedup = w1["nabla_s"] / w2["nabla_s"]
     print(f"W: 2 threads are {speedup:.2f}x faster than 1; loading {w2['nabla_load_s']:.2f} s, "
           f"evaluation {w2['nabla_eval_s_per_epoch']:.3f} s per epoch (both outside the epoch time)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The speed benchmark: nabla's time per epoch on the reference workloads W (batch 64) and W256, at 1
 # and 2 threads, beside the GEMM-only bound and PyTorch, medians of 3 rounds; one table, and JSON in
-# build/bench.json. Options go to scripts/bench.py (--rounds N, --no-torch, --build DIR).
+# build/bench.json. Options go to scripts/bench.py (--rounds N, --no-torch, --bf16, --build DIR).
 # `scripts/bench.sh --native` benchmarks a -march=native build (build-native/) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,14 +10,21 @@
 //   backward  ∂W_l  = δ_lᵀ · a_{l-1}      gemm(T, N, out, in, batch)
 //             δ_{l-1} = δ_l · W_l          gemm(N, N, batch, in, out), for l >= 1
 // Prints one JSON object: seconds per epoch (median of the repeats), and per call.
+//
+// With --bf16, the same products in bf16 (gemm_bf16, as training.precision "bf16" runs them), and
+// with --threads 2 each split in two halves as the training step splits them (parallel.hpp): the
+// first layer's forward pass by units, the others' by rows, δ by rows, gradients by units. Each
+// thread runs its halves of every step's products on its own, with no waiting between phases.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "math/bf16.hpp"
 #include "math/blas.hpp"
 
 namespace {
@@ -45,8 +52,18 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {784, 256, 128, 10};
   int batch = 64, threads = 1, repeats = 5;
   long samples = 60000;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool bf16 = false;
+  for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
+    if (a == "--bf16") {
+      bf16 = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "bench_gemm: %s needs a value\n", argv[i]);
+      return 2;
+    }
     if (a == "--layers") sizes = parse_layers(argv[i + 1]);
     else if (a == "--batch") batch = std::atoi(argv[i + 1]);
     else if (a == "--threads") threads = std::atoi(argv[i + 1]);
@@ -72,6 +89,40 @@ int main(int argc, char** argv) {
   std::vector<float> a(most, 0.01f), b(most, 0.02f), c(most, 0.0f);
 
   const long steps = (samples + batch - 1) / batch;
+  if (bf16) {
+    if (const std::string why = nabla::bf16_unavailable(); !why.empty()) {
+      std::fprintf(stderr, "bench_gemm: no bf16: %s\n", why.c_str());
+      return 2;
+    }
+    nabla::set_blas_threads(1);
+    std::vector<nabla::bf16> a16(most, 0x3c00), b16(most, 0x3c00);
+    std::vector<std::vector<float>> c16(static_cast<size_t>(threads), std::vector<float>(most));
+    // Thread t's part of a call: its share of the units or rows.
+    auto run = [&](int t) {
+      for (long s = 0; s < steps; ++s)
+        for (const Call& k : calls) {
+          const bool by_n = std::string(k.what) == "forward" && k.layer == 0;
+          const int whole = by_n ? k.n : k.m, from = whole * t / threads, to = whole * (t + 1) / threads;
+          const int lda = k.ta ? k.m : k.k, ldb = k.tb ? k.k : k.n;
+          if (from < to)
+            nabla::gemm_bf16(k.ta, k.tb, by_n ? k.m : to - from, by_n ? to - from : k.n, k.k, a16.data(), lda,
+                             b16.data(), ldb, c16[size_t(t)].data(), k.n);
+        }
+    };
+    std::vector<double> bf16_epochs;
+    for (int r = 0; r < repeats + 1; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<std::thread> team;
+      for (int t = 1; t < threads; ++t) team.emplace_back(run, t);
+      run(0);
+      for (auto& th : team) th.join();
+      if (r > 0) bf16_epochs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(bf16_epochs.begin(), bf16_epochs.end());
+    std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": true, \"seconds_per_epoch\": %.6f}\n", batch,
+                threads, steps, bf16_epochs[bf16_epochs.size() / 2]);
+    return 0;
+  }
   std::vector<double> epochs;
   std::vector<std::vector<double>> per_call(calls.size());
   for (int r = 0; r < repeats + 1; ++r) {  // the first is a warm-up
