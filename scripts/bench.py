@@ -10,7 +10,9 @@ cross-entropy, SGD with momentum 0.9, batch 64; W256 = the same at batch 256. Fo
   bound   build/tests/bench_gemm: exactly the sgemm calls of one step, times the steps of an epoch
 
 and the same in bf16 (training.precision "bf16", --bf16 to add it): nabla's bf16 run against the
-bf16 products of one step (bench_gemm --bf16), and against float's figures beside it.
+bf16 products of one step (bench_gemm --bf16), PyTorch under torch.autocast in bf16, and float's
+figures beside it. "x best" divides by PyTorch's best time for the workload at any thread count and
+either precision.
   torch   scripts/bench_torch.py, PyTorch from Debian, in-memory tensors, a plain loop, with
           OPENBLAS_NUM_THREADS matched (and OMP_WAIT_POLICY=PASSIVE at 2 threads)
 
@@ -60,12 +62,13 @@ def run_bound(build, batch, threads, precision):
     return {"epoch": json.loads(out)["seconds_per_epoch"], "rss": rss}
 
 
-def run_torch(batch, threads, epochs):
+def run_torch(batch, threads, epochs, precision):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if threads > 1:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     out, rss = max_rss_mb(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_torch.py"), "--threads",
-                           str(threads), "--batch", str(batch), "--epochs", str(epochs)], env=env)
+                           str(threads), "--batch", str(batch), "--epochs", str(epochs)]
+                          + (["--bf16"] if precision == "bf16" else []), env=env)
     d = json.loads(out)
     return {"epoch": statistics.median(d["epoch_seconds"][1:]), "rss": rss, "load": d["load_seconds"]}
 
@@ -89,16 +92,14 @@ def main():
             _, batch, threads, precision = c
             results[c]["nabla"].append(run_nabla(args.build, batch, threads, args.epochs, precision))
             results[c]["bound"].append(run_bound(args.build, batch, threads, precision))
-            if not args.no_torch and precision == "fp32":  # the bf16 rows compare with the same runs
-                results[c]["torch"].append(run_torch(batch, threads, args.epochs))
+            if not args.no_torch:
+                results[c]["torch"].append(run_torch(batch, threads, args.epochs, precision))
             print(f"round {r + 1}/{args.rounds} {c[0]} {precision} {threads} thread(s): nabla "
                   f"{results[c]['nabla'][-1]['epoch']:.3f} s, bound {results[c]['bound'][-1]['epoch']:.3f} s"
-                  + ("" if args.no_torch else f", torch {results[c]['torch'][-1]['epoch']:.3f} s"),
+                  + (f", torch {results[c]['torch'][-1]['epoch']:.3f} s" if results[c]["torch"] else ""),
                   file=sys.stderr)
 
     def med(c, who, key="epoch"):
-        if who == "torch":
-            c = c[:3] + ("fp32",)
         runs = results[c][who]
         return statistics.median(x[key] for x in runs) if runs else None
 
@@ -117,10 +118,9 @@ def main():
         if precision != "fp32":
             row["vs_fp32"] = row["nabla_s"] / med(c[:3] + ("fp32",), "nabla")
         rows.append(row)
-    # PyTorch's best: the faster of its thread settings for the workload.
+    # PyTorch's best: the fastest of its thread settings and precisions for the workload.
     for row in rows:
-        best = [r["torch_s"] for r in rows if r["workload"] == row["workload"] and r["torch_s"]
-                and r["precision"] == "fp32"]
+        best = [r["torch_s"] for r in rows if r["workload"] == row["workload"] and r["torch_s"]]
         row["torch_best_s"] = min(best) if best else None
         row["vs_torch_best"] = row["nabla_s"] / row["torch_best_s"] if row["torch_best_s"] else None
 

@@ -6,7 +6,10 @@ softmax cross-entropy, SGD with momentum 0.9, in a plain loop (forward, backward
 and accuracy bookkeeping nabla also does). Run it with OPENBLAS_NUM_THREADS set to the same thread
 count: torch.set_num_threads does not limit OpenBLAS's own threads.
 
-Usage: bench_torch.py --threads N --batch B --epochs E   (prints one JSON object)
+With --bf16, the forward pass runs under torch.autocast("cpu", dtype=torch.bfloat16): PyTorch's own
+mixed precision, its linear layers in bf16 on oneDNN, the weights and the optimiser in float.
+
+Usage: bench_torch.py --threads N --batch B --epochs E [--bf16]   (prints one JSON object)
 """
 import argparse
 import json
@@ -27,6 +30,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -49,14 +53,15 @@ def main():
             idx = order[s : s + args.batch]
             xb, yb = x[idx], y[idx]
             opt.zero_grad(set_to_none=True)
-            out = net(xb)
-            loss = loss_fn(out, yb)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                out = net(xb)
+                loss = loss_fn(out, yb)
             loss.backward()
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += (out.argmax(1) == yb).sum().item()
         epochs.append(time.perf_counter() - t0)
-    print(json.dumps({"threads": args.threads, "batch": args.batch, "epoch_seconds": epochs, "load_seconds": load,
+    print(json.dumps({"threads": args.threads, "bf16": args.bf16, "batch": args.batch, "epoch_seconds": epochs, "load_seconds": load,
                       "train_accuracy": correct / n,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -433,10 +433,18 @@ bool BatchLoader::next(Batch& batch) {
   return true;
 }
 
-void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x) {
+// The rows are shuffled samples of a dataset far larger than the caches, each a jump in memory: the
+// bytes of the row two ahead are requested while this one is scaled, which halves the time (one
+// row takes about as long to scale as the memory takes to answer). Compiled for AVX-512, AVX2 and
+// the baseline; the division is exact in each, so all give the same floats.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void convert_rows(const Batch& batch, int64_t r0,
+                                                                              int64_t r1, float* x) {
+  constexpr int64_t kAhead = 2, kLine = 64;
   const int64_t f = batch.features;
   const float scale = batch.scale;
   for (int64_t r = r0; r < r1; ++r) {
+    if (r + kAhead < r1)
+      for (int64_t at = 0; at < f; at += kLine) __builtin_prefetch(batch.raw[r + kAhead] + at);
     const uint8_t* in = batch.raw[r];
     float* out = x + r * f;
     for (int64_t k = 0; k < f; ++k) out[k] = float(in[k]) / scale;  // as the loader's own conversion
