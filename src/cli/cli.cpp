@@ -66,6 +66,7 @@ std::string default_run_dir(const std::string& name) {
 
 int dry_run(const Config& config, bool quiet) {
   const DataPlan plan = plan_data(config);
+  check_precision(config);
   if (quiet) return kOk;
   std::cout << to_json(config).dump(2) << "\n\n";
   print_model_summary(std::cout, config, plan);
@@ -130,6 +131,7 @@ int train_command(const TrainFlags& f) {
   const Config config = load_config(f.config, sets);
   if (f.dry_run) return dry_run(config, f.quiet);
   if (f.gradcheck) return gradcheck(config, f);
+  check_precision(config);  // before the run folder is announced
 
   const unsigned cores = std::thread::hardware_concurrency();
   if (cores > 0 && config.training.threads > int64_t(cores))

@@ -255,12 +255,16 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
   return e;
 }
 
-TrainResult train(const Config& c, const TrainOptions& options) {
-  const auto started = Clock::now();
-  const DataPlan plan = plan_data(c);
+void check_precision(const Config& c) {
   if (c.training.precision == "bf16")
     if (const std::string why = bf16_unavailable(); !why.empty())
       throw Error(c.path, "training.precision", "bf16 is not available: " + why + " (use \"fp32\")");
+}
+
+TrainResult train(const Config& c, const TrainOptions& options) {
+  const auto started = Clock::now();
+  const DataPlan plan = plan_data(c);
+  check_precision(c);
   // The threads split each step between them (parallel.hpp); every GEMM runs on one thread.
   set_blas_threads(1);
   TrainResult result;

@@ -54,6 +54,10 @@ struct DataPlan {
 };
 DataPlan plan_data(const Config& config);
 
+// Refuses, as a nabla::Error naming training.precision, a bf16 config that this build or CPU cannot
+// train (math/bf16.hpp).
+void check_precision(const Config& config);
+
 // The run folder a checkpoint belongs to: RUN for RUN/checkpoints/NAME.safetensors, else its folder.
 std::string run_dir_of(const std::string& checkpoint);
 

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -39,6 +40,24 @@ TEST_CASE("a bad --set value names the config file and the key") {
   const Run r = run_nabla("train configs/gradcheck.json --dry-run --set training.batch_size=-4");
   CHECK(r.code == 2);
   CHECK(r.output.find("configs/gradcheck.json: training.batch_size:") != std::string::npos);
+}
+
+TEST_CASE("bf16 on a CPU without AVX-512 BF16 is refused, naming the config and the key") {
+  // oneDNN's DNNL_MAX_CPU_ISA makes this CPU look like one without bf16 instructions.
+  setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE", 1);
+  const Run dry = run_nabla("train configs/gradcheck.json --dry-run --set 'training.precision=\"bf16\"'");
+  const fs::path out = fresh_dir("no-bf16");
+  const Run r = run_nabla("train configs/gradcheck.json --out " + out.string() + " --set 'training.precision=\"bf16\"'");
+  unsetenv("DNNL_MAX_CPU_ISA");
+  for (const Run* run : {&dry, &r}) {
+    CAPTURE(run->output);
+    CHECK(run->code == 2);
+    CHECK(run->output ==
+          "configs/gradcheck.json: training.precision: bf16 is not available: this CPU has no AVX-512 BF16 "
+          "instructions (use \"fp32\")\n");
+  }
+  CHECK(!fs::exists(out / "metrics.jsonl"));  // refused before the run folder is written
+  fs::remove_all(out);
 }
 
 TEST_CASE("--dry-run prints the resolved config and the model summary") {
