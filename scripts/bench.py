@@ -17,7 +17,10 @@ either precision.
           OPENBLAS_NUM_THREADS matched (and OMP_WAIT_POLICY=PASSIVE at 2 threads)
 
 Within a run the first epoch is a warm-up; a run's figure is the median of the others, and the
-table shows the median over the rounds. Peak RSS is each process's maximum resident set.
+table shows the median over the rounds. The ratios are paired: each round's nabla time divided by
+the same round's bound (or PyTorch) time, run just before or after it, and the median of those, so
+that a round in which the shared machine was slow for all of them counts as one round. Peak RSS is
+each process's maximum resident set.
 """
 import argparse
 import json
@@ -103,6 +106,11 @@ def main():
         runs = results[c][who]
         return statistics.median(x[key] for x in runs) if runs else None
 
+    def paired(c, who, d, other):
+        """The median over rounds of c's `who` time over d's `other` time in the same round."""
+        a, b = results[c][who], results[d][other]
+        return statistics.median(x["epoch"] / y["epoch"] for x, y in zip(a, b)) if a and b else None
+
     rows = []
     for c in cases:
         name, batch, threads, precision = c
@@ -113,16 +121,19 @@ def main():
                "nabla_eval_s_per_epoch": med(c, "nabla", "eval"), "torch_load_s": med(c, "torch", "load"),
                "runs": {k: [x["epoch"] for x in v] for k, v in results[c].items()}}
         row["samples_per_s"] = SAMPLES / row["nabla_s"]
-        row["vs_bound"] = row["nabla_s"] / row["bound_s"]
-        row["vs_torch"] = row["nabla_s"] / row["torch_s"] if row["torch_s"] else None
+        row["vs_bound"] = paired(c, "nabla", c, "bound")
+        row["vs_torch"] = paired(c, "nabla", c, "torch")
         if precision != "fp32":
-            row["vs_fp32"] = row["nabla_s"] / med(c[:3] + ("fp32",), "nabla")
+            row["vs_fp32"] = paired(c, "nabla", c[:3] + ("fp32",), "nabla")
         rows.append(row)
-    # PyTorch's best: the fastest of its thread settings and precisions for the workload.
+    # PyTorch's best: the fastest of its thread settings and precisions for the workload, in each round.
     for row in rows:
-        best = [r["torch_s"] for r in rows if r["workload"] == row["workload"] and r["torch_s"]]
-        row["torch_best_s"] = min(best) if best else None
-        row["vs_torch_best"] = row["nabla_s"] / row["torch_best_s"] if row["torch_best_s"] else None
+        same = [c for c in cases if c[0] == row["workload"] and results[c]["torch"]]
+        best = [min(results[c]["torch"][r]["epoch"] for c in same) for r in range(args.rounds)] if same else []
+        c = (row["workload"], row["batch"], row["threads"], row["precision"])
+        row["torch_best_s"] = statistics.median(best) if best else None
+        row["vs_torch_best"] = (statistics.median(n["epoch"] / b for n, b in zip(results[c]["nabla"], best))
+                                if best else None)
 
     fmt = lambda x, f: (f % x) if x is not None else "-"
     print(f"{'workload':8} {'prec':>4} {'thr':>3} {'nabla s/ep':>10} {'samples/s':>10} {'bound s':>8} {'x bound':>7} "
@@ -134,7 +145,7 @@ def main():
               f"{fmt(r.get('vs_fp32'), '%6.2f')}")
     w1 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 1 and r["precision"] == "fp32")
     w2 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 2 and r["precision"] == "fp32")
-    speedup = w1["nabla_s"] / w2["nabla_s"]
+    speedup = 1 / paired(("W", 64, 2, "fp32"), "nabla", ("W", 64, 1, "fp32"), "nabla")
     print(f"W: 2 threads are {speedup:.2f}x faster than 1; loading {w2['nabla_load_s']:.2f} s, "
           f"evaluation {w2['nabla_eval_s_per_epoch']:.3f} s per epoch (both outside the epoch time)")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
