@@ -143,7 +143,7 @@ int train_command(const TrainFlags& f) {
   o.progress = f.quiet ? Progress::quiet : isatty(STDOUT_FILENO) ? Progress::bar : Progress::lines;
   if (!f.quiet)
     std::cout << (f.resume.empty() ? "training " + config.name : "resuming " + config.name + " from " + f.resume)
-              << " into " << o.out_dir << "\n";
+              << (config.training.precision == "bf16" ? " in bf16" : "") << " into " << o.out_dir << "\n";
   const TrainResult r = train(config, o);
   if (!f.quiet) {
     for (const std::string& n : r.notes) std::cout << n << "\n";
@@ -261,7 +261,7 @@ int run(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
   train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required()->check(CLI::ExistingFile);
   train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
-  train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only epochs, learning rate, threads, checkpoint cadence)");
+  train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only epochs, learning rate, threads, precision, checkpoint cadence)");
   train->add_option("--epochs", f.epochs, "Override training.epochs")->check(CLI::PositiveNumber);
   train->add_option("--seed", f.seed, "Override training.seed")->check(CLI::Range(uint64_t(0), uint64_t(-2)));
   train->add_option("--threads", f.threads, "Override training.threads (also the BLAS threads)")->check(CLI::Range(1, 64));

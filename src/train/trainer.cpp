@@ -104,8 +104,8 @@ void flatten(const nlohmann::ordered_json& j, const std::string& path, std::map<
   }
 }
 
-// A run may be resumed with another number of epochs, learning rate, thread count, checkpoint
-// cadence or name; anything else (the architecture, the data, the optimiser, the batches) would make
+// A run may be resumed with another number of epochs, learning rate, thread count, precision,
+// checkpoint cadence or name; anything else (the architecture, the data, the optimiser, the batches) would make
 // it another run, and is refused with the list of what differs. Returns what changed, for the user.
 std::vector<std::string> check_resumable(const Config& was, const Config& now, const std::string& checkpoint) {
   std::map<std::string, std::string> a, b;
@@ -114,7 +114,7 @@ std::vector<std::string> check_resumable(const Config& was, const Config& now, c
   std::vector<std::string> allowed, refused;
   auto differs = [&](const std::string& key, const std::string& from, const std::string& to) {
     const bool ok = key == "name" || key == "training.epochs" || key == "optimizer.learning_rate" ||
-                    key == "training.threads" || key.rfind("checkpoint.", 0) == 0;
+                    key == "training.threads" || key == "training.precision" || key.rfind("checkpoint.", 0) == 0;
     (ok ? allowed : refused).push_back(key + ": " + from + " -> " + to);
   };
   for (const auto& [key, value] : a) {
@@ -128,8 +128,8 @@ std::vector<std::string> check_resumable(const Config& was, const Config& now, c
     std::string list;
     for (const std::string& r : refused) list += (list.empty() ? "" : "; ") + r;
     throw Error(now.path, "", "cannot resume " + checkpoint + ": the config differs from the checkpoint's in " + list +
-                                  " (only training.epochs, optimizer.learning_rate, training.threads and the "
-                                  "checkpoint section may change)");
+                                  " (only training.epochs, optimizer.learning_rate, training.threads, "
+                                  "training.precision and the checkpoint section may change)");
   }
   return allowed;
 }
@@ -495,6 +495,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   summary["best_checkpoint"] = (ckpt_dir / "best.safetensors").string();
   summary["parameters"] = net.params().size();
   summary["threads"] = c.training.threads;
+  summary["precision"] = c.training.precision;
   summary["load_seconds"] = load_seconds;  // data headers, loaders, network, the initial checkpoint
   summary["eval_seconds"] = eval_seconds;  // validation and test passes, all epochs
   io::write_atomically((out / "summary.json").string(), summary.dump(2) + "\n");

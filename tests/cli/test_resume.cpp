@@ -60,6 +60,25 @@ TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit, on 1 and
   }
 }
 
+TEST_CASE("a float run resumes in bf16: the change is reported, summary.json records it, and it trains on") {
+  if (!nabla::bf16_unavailable().empty()) return;
+  const fs::path run = fresh_dir("to-bf16");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
+  const Run r = run_nabla("train configs/gradcheck.json --epochs 2 --set 'training.precision=\"bf16\"' --resume " +
+                          (run / "checkpoints/last.safetensors").string());
+  CAPTURE(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("resuming gradcheck from ") != std::string::npos);
+  CHECK(r.output.find(" in bf16 into ") != std::string::npos);
+  CHECK(r.output.find("changed on resume: training.precision: \"fp32\" -> \"bf16\"") != std::string::npos);
+  std::ifstream f(run / "summary.json");
+  const nlohmann::json summary = nlohmann::json::parse(f);
+  CHECK(summary["precision"] == "bf16");
+  CHECK(summary["epochs_run"] == 2);
+  CHECK(metrics_without_timing(run).size() == 2);
+  fs::remove_all(run);
+}
+
 TEST_CASE("a resume that changes the architecture is refused with what differs") {
   const fs::path run = fresh_dir("arch");
   REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
