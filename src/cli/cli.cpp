@@ -118,6 +118,9 @@ int gradcheck(const Config& config, const TrainFlags& f) {
               << (o.per_tensor > 0 ? std::to_string(o.per_tensor) + " random entries per tensor (all if fewer)"
                                    : std::string("every entry"))
               << (dropout ? ", dropout on with fixed masks" : "") << "\n";
+    if (config.training.precision == "bf16")
+      std::cout << "(training.precision is bf16: this checks the mathematics, in double; bf16 rounds the GEMMs' "
+                   "operands on top of it, which the tests check against the same rounding done in double)\n";
     print_report(std::cout, r, o);
   }
   return r.pass ? kOk : kCheckFailed;
