@@ -7,9 +7,11 @@ namespace nabla {
 
 namespace {
 
-// Units of W a block holds: its gradient (32 x 784 floats for the widest layer here, 100 KB) stays
-// in L2 from the GEMM that makes it to the update that uses it.
-constexpr int64_t kBlockUnits = 32;
+// Units of W a block holds: its gradient (128 x 784 floats for the widest layer here, 400 KB) stays
+// in L2 from the GEMM that makes it to the update that uses it. Each block's GEMM packs the layer's
+// input (batch x in) anew, so fewer blocks pack it fewer times: blocks of 128 ran W256 5% (float)
+// and 9% (bf16) faster than blocks of 32, and W as fast, with two threads.
+constexpr int64_t kBlockUnits = 128;
 
 }  // namespace
 

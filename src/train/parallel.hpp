@@ -8,8 +8,8 @@
 //      and one thread writes would move between the cores' caches at every step);
 //   2. by samples: the upper layers' forward pass, the loss and the δ recurrence (BP1, BP2), each
 //      thread its rows, with single-threaded GEMMs;
-//   3. by units: the weight and bias gradients over the whole batch (BP3, BP4) in blocks of a few
-//      dozen rows of W, each block's optimiser update applied at once, while its gradient is in
+//   3. by units: the weight and bias gradients over the whole batch (BP3, BP4) in blocks of up to
+//      128 rows of W, each block's optimiser update applied at once, while its gradient is in
 //      cache. A thread that is done takes the blocks another has not started yet (the small ones
 //      come last), so neither waits long for the other.
 //
