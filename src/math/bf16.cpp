@@ -94,6 +94,8 @@ Plan& plan_for(Engine& e, bool ta, bool tb, int m, int n, int k, int lda, int ld
 
 }  // namespace
 
+bool bf16_in_build() { return true; }
+
 std::string bf16_unavailable() {
   const auto isa = int(dnnl::get_effective_cpu_isa());
   const auto want = int(dnnl::cpu_isa::avx512_core_bf16);
@@ -118,6 +120,8 @@ void gemm_bf16(bool ta, bool tb, int m, int n, int k, const bf16* a, int lda, co
 }
 
 #else
+
+bool bf16_in_build() { return false; }
 
 std::string bf16_unavailable() { return "this build has no bf16 engine (built with NABLA_BF16=OFF)"; }
 

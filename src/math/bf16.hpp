@@ -42,9 +42,14 @@ void to_bf16(const float* x, size_t ldx, bf16* y, size_t ldy, size_t rows, size_
 // Empty when this build and this CPU train in bf16; otherwise why not, in a phrase.
 std::string bf16_unavailable();
 
+// Whether this build has the bf16 engine (oneDNN), whatever the CPU.
+bool bf16_in_build();
+
 // C (m x n, float) = op(A) (m x k) · op(B) (k x n), A and B in bf16, row-major, as gemm() in
 // blas.hpp with alpha 1 and beta 0. Runs on the calling thread. Each thread keeps one compiled
-// kernel per shape it has met (a few dozen in a run), so after the first step nothing allocates.
+// kernel per shape it has met (a few dozen in a run: the first steps, a block taken from another
+// thread, an epoch's shorter last batch bring new ones), so after the first epoch nothing
+// allocates. Throws (std::runtime_error, or oneDNN's dnnl::error) when oneDNN fails.
 void gemm_bf16(bool ta, bool tb, int m, int n, int k, const bf16* a, int lda, const bf16* b, int ldb, float* c,
                int ldc);
 

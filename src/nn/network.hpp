@@ -98,10 +98,10 @@ class Network {
   // The first layer can instead be split by units, so that each thread reads only its own rows of
   // the (largest) first weight matrix, which it also updates: a weight matrix that every thread
   // reads and one thread writes moves between the cores' caches at every step. Then, for all rows:
-  // input_dropout_rows by rows (when the network drops inputs), forward_first_units by units, and
+  // input_rows by rows (when needs_input_rows), forward_first_units by units, and
   // forward_rows(r0, r1, rng, 1) for the layers above. Needs a layer above the first.
   // input_rows prepares rows [r0, r1) of the input for the first layer: it applies the input
-  // dropout and rounds them to bf16, either when it applies (needs_input_rows).
+  // dropout and rounds them to bf16, each when it applies.
   bool first_layer_by_units() const { return dense_.size() >= 2; }
   bool needs_input_rows() const { return input_dropout_ > 0 || bf16_; }
   void input_rows(int64_t r0, int64_t r1, Rng* dropout_rng);

@@ -27,8 +27,16 @@ void await_change(const std::atomic<T>& a, T value) {
 
 }  // namespace
 
-Team::Team(int size) {
+Team::Team(int size) : errors_(size_t(size < 1 ? 1 : size)) {
   for (int k = 1; k < size; ++k) workers_.emplace_back([this, k] { work(k); });
+}
+
+void Team::call_member(int k) {
+  try {
+    call_(fn_, k);
+  } catch (...) {
+    errors_[size_t(k)] = std::current_exception();
+  }
 }
 
 Team::~Team() {
@@ -44,8 +52,14 @@ void Team::run_erased(void (*call)(void*, int), void* fn) {
   pending_.store(int(workers_.size()), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes call_ and fn_
   generation_.notify_all();
-  call(fn, 0);
+  call_member(0);
   for (int left; (left = pending_.load(std::memory_order_acquire)) != 0;) await_change(pending_, left);
+  for (std::exception_ptr& e : errors_)
+    if (e) {
+      const std::exception_ptr first = e;
+      for (std::exception_ptr& other : errors_) other = nullptr;
+      std::rethrow_exception(first);
+    }
 }
 
 void Team::work(int k) {
@@ -54,7 +68,7 @@ void Team::work(int k) {
     await_change(generation_, seen);
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
-    call_(fn_, k);
+    call_member(k);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }

@@ -5,6 +5,7 @@
 // microseconds) and then sleep on a futex (std::atomic::wait), so an idle team costs nothing.
 // Nothing is allocated per run.
 #include <atomic>
+#include <exception>
 #include <thread>
 #include <vector>
 
@@ -19,7 +20,8 @@ class Team {
 
   int size() const { return int(workers_.size()) + 1; }
 
-  // f(k) for k = 0 .. size() − 1, concurrently; f must not throw.
+  // f(k) for k = 0 .. size() − 1, concurrently. When any f(k) throws, run() still waits for all,
+  // then rethrows the exception of the lowest such k (the others are dropped).
   template <class F>
   void run(F& f) {
     run_erased([](void* fn, int k) { (*static_cast<F*>(fn))(k); }, &f);
@@ -28,6 +30,8 @@ class Team {
  private:
   void run_erased(void (*call)(void*, int), void* fn);
   void work(int k);
+  // call_(fn_, k), with what it throws kept in errors_[k].
+  void call_member(int k);
 
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
@@ -35,6 +39,7 @@ class Team {
   std::atomic<bool> stop_{false};
   void (*call_)(void*, int) = nullptr;
   void* fn_ = nullptr;
+  std::vector<std::exception_ptr> errors_;  // per member, of the current run
 };
 
 }  // namespace nabla

@@ -2,11 +2,17 @@
 // backward and optimiser step on one thread.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "data/loader.hpp"
 #include "train/parallel.hpp"
+#include "train/team.hpp"
 
 using namespace nabla;
 
@@ -109,5 +115,23 @@ TEST_CASE("a gradient that would overflow is caught from the bounds, before the 
     CHECK(std::isfinite(r.loss));
     CHECK_FALSE(r.finite);
     CHECK(net.params() == before);
+  }
+}
+
+TEST_CASE("an exception in one member reaches the caller after every member is done, and the team runs on") {
+  for (int thrower : {0, 2}) {
+    CAPTURE(thrower);
+    Team team(3);
+    std::vector<std::atomic<int>> done(3);
+    auto f = [&](int k) {
+      if (k == thrower) throw std::runtime_error("member " + std::to_string(k));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // still running when the throw happens
+      done[size_t(k)].fetch_add(1);
+    };
+    CHECK_THROWS_WITH(team.run(f), ("member " + std::to_string(thrower)).c_str());
+    for (int k = 0; k < 3; ++k) CHECK(done[size_t(k)].load() == (k == thrower ? 0 : 1));
+    auto g = [&](int k) { done[size_t(k)].fetch_add(1); };
+    team.run(g);  // the error is not reported twice
+    for (int k = 0; k < 3; ++k) CHECK(done[size_t(k)].load() == (k == thrower ? 1 : 2));
   }
 }
