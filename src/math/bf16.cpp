@@ -29,7 +29,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx
   }
 }
 
-const bool kNativeRounding = __builtin_cpu_supports("avx512bf16");
+// __builtin_cpu_init first: this runs among the static initialisers, perhaps before libgcc's own.
+const bool kNativeRounding = (__builtin_cpu_init(), __builtin_cpu_supports("avx512bf16"));
 
 }  // namespace
 
