@@ -32,6 +32,7 @@
 
 #include "data/shuffle.hpp"
 #include "data/source.hpp"
+#include "math/per_cpu.hpp"
 #include "util/error.hpp"
 
 namespace nabla::data {
@@ -437,8 +438,7 @@ bool BatchLoader::next(Batch& batch) {
 // bytes of the row two ahead are requested while this one is scaled, which halves the time (one
 // row takes about as long to scale as the memory takes to answer). Compiled for AVX-512, AVX2 and
 // the baseline; the division is exact in each, so all give the same floats.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void convert_rows(const Batch& batch, int64_t r0,
-                                                                              int64_t r1, float* x) {
+NABLA_PER_CPU void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x) {
   constexpr int64_t kAhead = 2, kLine = 64;
   const int64_t f = batch.features;
   const float scale = batch.scale;

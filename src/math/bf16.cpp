@@ -1,7 +1,5 @@
 #include "math/bf16.hpp"
 
-#include <immintrin.h>
-
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -12,8 +10,14 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define NABLA_BF16_INSTRUCTIONS 1
+#endif
+
 namespace nabla {
 
+#ifdef NABLA_BF16_INSTRUCTIONS
 namespace {
 
 // The CPU's own rounding, 16 floats an instruction, where it has it (every CPU that trains in bf16
@@ -33,9 +37,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx
 const bool kNativeRounding = (__builtin_cpu_init(), __builtin_cpu_supports("avx512bf16"));
 
 }  // namespace
+#endif
 
 void to_bf16(const float* x, bf16* y, size_t n) {
+#ifdef NABLA_BF16_INSTRUCTIONS
   if (kNativeRounding) return to_bf16_avx512(x, y, n);
+#endif
   for (size_t i = 0; i < n; ++i) y[i] = to_bf16(x[i]);
 }
 

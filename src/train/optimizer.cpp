@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "math/per_cpu.hpp"
+
 namespace nabla {
 
 namespace {
@@ -13,9 +15,9 @@ namespace {
 constexpr size_t kPiece = 1024;
 
 // The kernels: one pass each, with __restrict so that the compiler vectorises them without
-// run-time overlap checks. Each returns nonzero when it wrote a NaN or an infinity, found as
-// all_finite does (the exponent bits, an integer OR the compiler vectorises).
-#define NABLA_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+// run-time overlap checks, compiled per CPU. Each returns nonzero when it wrote a NaN or an
+// infinity, found as all_finite does (the exponent bits, an integer OR the compiler vectorises).
+#define NABLA_KERNEL NABLA_PER_CPU
 
 inline uint32_t not_finite(float x) {
   uint32_t b;
