@@ -5,21 +5,12 @@
 #include <vector>
 
 #include "nn/activation.hpp"
+#include "layers.hpp"
 #include "nn/network.hpp"
 
 using namespace nabla;
 
-namespace {
-
-LayerConfig dense(int units, Activation act) {
-  LayerConfig l;
-  l.type = LayerType::dense;
-  l.units = units;
-  l.activation = act;
-  return l;
-}
-
-}  // namespace
+using test_layers::dense;
 
 TEST_CASE("the seed article's circuit f(x, y, z) = (x + y) * z through backprop") {
   // A linear network expresses the circuit: layer 0 (2 -> 1, W = [1 1]) computes q = x + y, layer 1

@@ -8,19 +8,14 @@
 #include <vector>
 
 #include "data/loader.hpp"
+#include "layers.hpp"
 #include "train/parallel.hpp"
 
 using namespace nabla;
+using test_layers::dense;
+using test_layers::dropout;
 
 namespace {
-
-LayerConfig dense(int units, Activation act) {
-  LayerConfig l;
-  l.type = LayerType::dense;
-  l.units = units;
-  l.activation = act;
-  return l;
-}
 
 const std::vector<LayerConfig> kLayers = {dense(64, Activation::relu), dense(32, Activation::tanh),
                                           dense(10, Activation::softmax)};
@@ -245,12 +240,8 @@ TEST_CASE("bf16 with input and hidden dropout, and with a single layer, steps as
   o.defer_conversion = true;
   data::BatchLoader bytes_loader(fashion_sample(), DataFormat::idx, false, o);
   const data::Batch raw = first_rows(bytes_loader);
-  LayerConfig input_drop, hidden_drop;
-  input_drop.type = hidden_drop.type = LayerType::dropout;
-  input_drop.rate = 0.5;
-  hidden_drop.rate = 0.3;
   const std::vector<std::vector<LayerConfig>> models = {
-      {input_drop, dense(64, Activation::relu), hidden_drop, dense(32, Activation::tanh), hidden_drop,
+      {dropout(0.5), dense(64, Activation::relu), dropout(0.3), dense(32, Activation::tanh), dropout(0.3),
        dense(10, Activation::softmax)},
       {dense(10, Activation::softmax)}};  // one layer: no split by units, the input rounded in phase 2
   OptimizerConfig oc;

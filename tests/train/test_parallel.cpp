@@ -11,23 +11,13 @@
 #include <vector>
 
 #include "data/loader.hpp"
+#include "layers.hpp"
 #include "train/parallel.hpp"
 #include "train/team.hpp"
 
 using namespace nabla;
 
-namespace {
-
-LayerConfig layer(LayerType type, int units, Activation act, double rate = 0) {
-  LayerConfig l;
-  l.type = type;
-  l.units = units;
-  l.activation = act;
-  l.rate = rate;
-  return l;
-}
-
-}  // namespace
+using test_layers::dense;
 
 TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real data") {
   DataSource src;
@@ -42,9 +32,9 @@ TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real da
   data::Batch b;
   REQUIRE(loader.next(b));
 
-  const std::vector<LayerConfig> layers = {layer(LayerType::dense, 24, Activation::tanh),
-                                           layer(LayerType::dense, 16, Activation::relu),
-                                           layer(LayerType::dense, 10, Activation::softmax)};
+  const std::vector<LayerConfig> layers = {dense(24, Activation::tanh),
+                                           dense(16, Activation::relu),
+                                           dense(10, Activation::softmax)};
   OptimizerConfig oc;
   oc.learning_rate = 0.1;
   oc.momentum = 0.9;
@@ -93,8 +83,8 @@ TEST_CASE("a gradient that would overflow is caught from the bounds, before the 
   // 5 inputs of 3e37 through a linear layer of weights 2: activations of 3e38, still finite. The
   // next layer's weights are tiny, so the loss is finite too; but its weight gradient sums six
   // terms of about 0.1 x 3e38, past what a float holds.
-  const std::vector<LayerConfig> layers = {layer(LayerType::dense, 8, Activation::linear),
-                                           layer(LayerType::dense, 3, Activation::softmax)};
+  const std::vector<LayerConfig> layers = {dense(8, Activation::linear),
+                                           dense(3, Activation::softmax)};
   const std::vector<float> x(6 * 5, 3e37f);
   const std::vector<int32_t> labels = {0, 1, 2, 0, 1, 2};
   for (int threads : {1, 2}) {
