@@ -7,7 +7,10 @@ cross-entropy, SGD with momentum 0.9, batch 64; W256 = the same at batch 256. Fo
 
   nabla   build/nabla train configs/default.json (validation 0, checkpoints off), the `seconds` of
           metrics.jsonl: training only; loading and evaluation come from summary.json
-  bound   build/tests/bench_gemm: exactly the sgemm calls of one step, times the steps of an epoch
+  bound   build/tests/bench_gemm: exactly the sgemm calls of one step, times the steps of an epoch:
+          at 2 threads split in halves on two threads as nabla's step splits them
+  blas    bench_gemm --blas-threads (2 threads): the same products as whole-batch calls on
+          OpenBLAS's own threads, the bound of a trainer that leaves the threading to OpenBLAS
 
 and the same in bf16 (training.precision "bf16", --bf16 to add it): nabla's bf16 run against the
 bf16 products of one step (bench_gemm --bf16), PyTorch under torch.autocast in bf16, and float's
@@ -58,10 +61,11 @@ def run_nabla(build, batch, threads, epochs, precision):
             "eval": summary["eval_seconds"] / len(seconds)}
 
 
-def run_bound(build, batch, threads, precision):
+def run_bound(build, batch, threads, precision, blas_threads=False):
     out, rss = max_rss_mb([os.path.join(build, "tests", "bench_gemm"), "--batch", str(batch), "--threads",
                            str(threads), "--samples", str(SAMPLES), "--repeats", "3"]
-                          + (["--bf16"] if precision == "bf16" else []))
+                          + (["--bf16"] if precision == "bf16" else [])
+                          + (["--blas-threads"] if blas_threads else []))
     return {"epoch": json.loads(out)["seconds_per_epoch"], "rss": rss}
 
 
@@ -89,16 +93,19 @@ def main():
     precisions = ("fp32", "bf16") if args.bf16 else ("fp32",)
     cases = [(name, batch, threads, p) for p in precisions for name, batch in (("W", 64), ("W256", 256))
              for threads in (1, 2)]
-    results = {c: {"nabla": [], "bound": [], "torch": []} for c in cases}
+    results = {c: {"nabla": [], "bound": [], "blas": [], "torch": []} for c in cases}
     for r in range(args.rounds):
         for c in cases:
             _, batch, threads, precision = c
             results[c]["nabla"].append(run_nabla(args.build, batch, threads, args.epochs, precision))
             results[c]["bound"].append(run_bound(args.build, batch, threads, precision))
+            if threads > 1 and precision == "fp32":
+                results[c]["blas"].append(run_bound(args.build, batch, threads, precision, blas_threads=True))
             if not args.no_torch:
                 results[c]["torch"].append(run_torch(batch, threads, args.epochs, precision))
             print(f"round {r + 1}/{args.rounds} {c[0]} {precision} {threads} thread(s): nabla "
                   f"{results[c]['nabla'][-1]['epoch']:.3f} s, bound {results[c]['bound'][-1]['epoch']:.3f} s"
+                  + (f", blas {results[c]['blas'][-1]['epoch']:.3f} s" if results[c]["blas"] else "")
                   + (f", torch {results[c]['torch'][-1]['epoch']:.3f} s" if results[c]["torch"] else ""),
                   file=sys.stderr)
 
@@ -115,13 +122,14 @@ def main():
     for c in cases:
         name, batch, threads, precision = c
         row = {"workload": name, "batch": batch, "threads": threads, "precision": precision,
-               "nabla_s": med(c, "nabla"), "bound_s": med(c, "bound"), "torch_s": med(c, "torch"),
+               "nabla_s": med(c, "nabla"), "bound_s": med(c, "bound"), "blas_bound_s": med(c, "blas"), "torch_s": med(c, "torch"),
                "nabla_rss_mb": med(c, "nabla", "rss"),
                "torch_rss_mb": med(c, "torch", "rss"), "nabla_load_s": med(c, "nabla", "load"),
                "nabla_eval_s_per_epoch": med(c, "nabla", "eval"), "torch_load_s": med(c, "torch", "load"),
                "runs": {k: [x["epoch"] for x in v] for k, v in results[c].items()}}
         row["samples_per_s"] = SAMPLES / row["nabla_s"]
         row["vs_bound"] = paired(c, "nabla", c, "bound")
+        row["vs_blas_bound"] = paired(c, "nabla", c, "blas")
         row["vs_torch"] = paired(c, "nabla", c, "torch")
         if precision != "fp32":
             row["vs_fp32"] = paired(c, "nabla", c[:3] + ("fp32",), "nabla")
@@ -135,12 +143,13 @@ def main():
         row["vs_torch_best"] = (statistics.median(n["epoch"] / b for n, b in zip(results[c]["nabla"], best))
                                 if best else None)
 
-    fmt = lambda x, f: (f % x) if x is not None else "-"
+    fmt = lambda x, f: (f % x) if x is not None else ("%" + f[1:].split(".")[0] + "s") % "-"
     print(f"{'workload':8} {'prec':>4} {'thr':>3} {'nabla s/ep':>10} {'samples/s':>10} {'bound s':>8} {'x bound':>7} "
-          f"{'torch s':>8} {'x torch':>7} {'x best':>7} {'RSS MB':>7} {'torch MB':>8} {'x fp32':>6}")
+          f"{'blas s':>7} {'x blas':>6} {'torch s':>8} {'x torch':>7} {'x best':>7} {'RSS MB':>7} {'torch MB':>8} {'x fp32':>6}")
     for r in rows:
         print(f"{r['workload']:8} {r['precision']:>4} {r['threads']:>3} {r['nabla_s']:>10.3f} {r['samples_per_s']:>10.0f} "
-              f"{r['bound_s']:>8.3f} {r['vs_bound']:>7.2f} {fmt(r['torch_s'], '%8.3f')} {fmt(r['vs_torch'], '%7.2f')} "
+              f"{r['bound_s']:>8.3f} {r['vs_bound']:>7.2f} {fmt(r['blas_bound_s'], '%7.3f')} {fmt(r['vs_blas_bound'], '%6.2f')} "
+              f"{fmt(r['torch_s'], '%8.3f')} {fmt(r['vs_torch'], '%7.2f')} "
               f"{fmt(r['vs_torch_best'], '%7.2f')} {r['nabla_rss_mb']:>7.1f} {fmt(r['torch_rss_mb'], '%8.1f')} "
               f"{fmt(r.get('vs_fp32'), '%6.2f')}")
     w1 = next(r for r in rows if r["workload"] == "W" and r["threads"] == 1 and r["precision"] == "fp32")

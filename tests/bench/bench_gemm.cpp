@@ -1,20 +1,23 @@
 // The GEMM-only bound of one training epoch: times exactly the sgemm calls that one step of
-// Network<float> makes for a dense network (the same shapes, transposes and thread count), and
-// multiplies by the steps in an epoch. Nothing else of a step is done, so no trainer can beat it
-// with these calls; it is what scripts/bench.sh divides nabla's epoch time by.
+// Network<float> makes for a dense network (the same shapes, transposes and threads), and multiplies
+// by the steps in an epoch. Nothing else of a step is done, so no trainer can beat it with these
+// calls; it is what scripts/bench.sh divides nabla's epoch time by.
 //
 //   bench_gemm --layers 784,256,128,10 --batch 64 --threads 2 --samples 60000 [--repeats 5]
+//              [--bf16 | --blas-threads]
 //
 // Per step, for dense layers l = 0..L-1 with in_l -> out_l:
 //   forward   z_l   = a_{l-1} · W_lᵀ      gemm(N, T, batch, out, in)
 //   backward  ∂W_l  = δ_lᵀ · a_{l-1}      gemm(T, N, out, in, batch)
 //             δ_{l-1} = δ_l · W_l          gemm(N, N, batch, in, out), for l >= 1
-// Prints one JSON object: seconds per epoch (median of the repeats), and per call.
+// Prints one JSON object: seconds per epoch (median of the repeats), and on one thread per call.
 //
-// With --bf16, the same products in bf16 (gemm_bf16, as training.precision "bf16" runs them), and
-// with --threads 2 each split in two halves as the training step splits them (parallel.hpp): the
-// first layer's forward pass by units, the others' by rows, δ by rows, gradients by units. Each
-// thread runs its halves of every step's products on its own, with no waiting between phases.
+// With --threads 2 each product is split in two halves as the training step splits them
+// (parallel.hpp): the first layer's forward pass by units, the others' by rows, δ by rows, gradients
+// by units; each thread runs its halves of every step's products with single-threaded GEMMs, on its
+// own, with no waiting between phases. With --blas-threads instead, each product is one whole-batch
+// call on OpenBLAS's own threads: what a trainer that leaves the threading to OpenBLAS would call.
+// With --bf16, the step's products in bf16 (gemm_bf16, as training.precision "bf16" runs them).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,11 +55,11 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {784, 256, 128, 10};
   int batch = 64, threads = 1, repeats = 5;
   long samples = 60000;
-  bool bf16 = false;
+  bool bf16 = false, blas_threads = false;
   for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--bf16") {
-      bf16 = true;
+    if (a == "--bf16" || a == "--blas-threads") {
+      (a == "--bf16" ? bf16 : blas_threads) = true;
       --i;
       continue;
     }
@@ -89,16 +92,21 @@ int main(int argc, char** argv) {
   std::vector<float> a(most, 0.01f), b(most, 0.02f), c(most, 0.0f);
 
   const long steps = (samples + batch - 1) / batch;
-  if (bf16) {
-    if (const std::string why = nabla::bf16_unavailable(); !why.empty()) {
+  if (bf16 && blas_threads) {
+    std::fprintf(stderr, "bench_gemm: --bf16 runs on the step's own threads, not with --blas-threads\n");
+    return 2;
+  }
+  if (bf16 || (threads > 1 && !blas_threads)) {
+    if (const std::string why = nabla::bf16_unavailable(); bf16 && !why.empty()) {
       std::fprintf(stderr, "bench_gemm: no bf16: %s\n", why.c_str());
       return 2;
     }
     nabla::set_blas_threads(1);
-    std::vector<nabla::bf16> a16(most, 0x3c00), b16(most, 0x3c00);
-    std::vector<std::vector<float>> c16(static_cast<size_t>(threads), std::vector<float>(most));
-    // Thread t's part of a call: its share of the units or rows. Each thread's first step compiles
-    // its kernels (math/bf16.hpp) and is not timed.
+    std::vector<nabla::bf16> a16(bf16 ? most : 0, 0x3c00), b16(bf16 ? most : 0, 0x3c00);
+    std::vector<std::vector<float>> out(static_cast<size_t>(threads), std::vector<float>(most));
+    // Thread t's part of a call: its share of the units or rows, at the same place in the operands
+    // as in the step. Each thread's first step is a warm-up (in bf16 it compiles the kernels,
+    // math/bf16.hpp) and is not timed.
     std::vector<double> seconds(static_cast<size_t>(threads));
     auto run = [&](int t) {
       std::chrono::steady_clock::time_point t0;
@@ -107,25 +115,32 @@ int main(int argc, char** argv) {
         for (const Call& k : calls) {
           const bool by_n = std::string(k.what) == "forward" && k.layer == 0;
           const int whole = by_n ? k.n : k.m, from = whole * t / threads, to = whole * (t + 1) / threads;
+          if (from == to) continue;
           const int lda = k.ta ? k.m : k.k, ldb = k.tb ? k.k : k.n;
-          if (from < to)
-            nabla::gemm_bf16(k.ta, k.tb, by_n ? k.m : to - from, by_n ? to - from : k.n, k.k, a16.data(), lda,
-                             b16.data(), ldb, c16[size_t(t)].data(), k.n);
+          const int m = by_n ? k.m : to - from, n = by_n ? to - from : k.n;
+          // Rows [from, to) of W (by_n, B transposed); else rows of A, or columns of a transposed A.
+          const size_t a_at = by_n ? 0 : size_t(from) * (k.ta ? 1 : size_t(lda)), b_at = by_n ? size_t(from) * ldb : 0;
+          float* c = out[size_t(t)].data() + (by_n ? size_t(from) : 0);
+          if (bf16)
+            nabla::gemm_bf16(k.ta, k.tb, m, n, k.k, a16.data() + a_at, lda, b16.data() + b_at, ldb, c, k.n);
+          else
+            nabla::gemm(k.ta, k.tb, m, n, k.k, 1.0f, a.data() + a_at, lda, b.data() + b_at, ldb, 0.0f, c, k.n);
         }
       }
       seconds[size_t(t)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
-    std::vector<double> bf16_epochs;
+    std::vector<double> split_epochs;
     for (int r = 0; r < repeats; ++r) {
       std::vector<std::thread> team;
       for (int t = 1; t < threads; ++t) team.emplace_back(run, t);
       run(0);
       for (auto& th : team) th.join();
-      bf16_epochs.push_back(*std::max_element(seconds.begin(), seconds.end()));  // the slower half
+      split_epochs.push_back(*std::max_element(seconds.begin(), seconds.end()));  // the slower half
     }
-    std::sort(bf16_epochs.begin(), bf16_epochs.end());
-    std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": true, \"seconds_per_epoch\": %.6f}\n", batch,
-                threads, steps, bf16_epochs[bf16_epochs.size() / 2]);
+    std::sort(split_epochs.begin(), split_epochs.end());
+    std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": %s, \"split\": true, "
+                "\"seconds_per_epoch\": %.6f}\n",
+                batch, threads, steps, bf16 ? "true" : "false", split_epochs[split_epochs.size() / 2]);
     return 0;
   }
   std::vector<double> epochs;
@@ -151,8 +166,9 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"seconds_per_epoch\": %.6f, \"calls\": [", batch, threads,
-              steps, median(epochs));
+  std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": false, \"split\": false, "
+              "\"seconds_per_epoch\": %.6f, \"calls\": [",
+              batch, threads, steps, median(epochs));
   for (size_t i = 0; i < calls.size(); ++i)
     std::printf("%s{\"what\": \"%s\", \"layer\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"seconds\": %.6f}", i ? ", " : "",
                 calls[i].what, calls[i].layer, calls[i].m, calls[i].n, calls[i].k, median(per_call[i]));
