@@ -5,16 +5,6 @@
 
 namespace nabla {
 
-namespace {
-
-// Units of W a block holds: its gradient (128 x 784 floats for the widest layer here, 400 KB) stays
-// in L2 from the GEMM that makes it to the update that uses it. Each block's GEMM packs the layer's
-// input (batch x in) anew, so fewer blocks pack it fewer times: blocks of 128 ran W256 5% (float)
-// and 9% (bf16) faster than blocks of 32, and W as fast, with two threads.
-constexpr int64_t kBlockUnits = 128;
-
-}  // namespace
-
 DataParallel::DataParallel(Network<float>& net, int threads)
     : net_(net), team_(threads), blocks_(size_t(threads)), scratch_(size_t(threads)), results_(size_t(threads)),
       shard_rows_(size_t(threads)), bounded_(size_t(threads)), updated_finite_(size_t(threads)) {

@@ -14,8 +14,8 @@
 //
 // With --threads 2 each product is split in two halves as the training step splits them
 // (parallel.hpp): the first layer's forward pass by units, the others' by rows, δ by rows, gradients
-// by units; each thread runs its halves of every step's products with single-threaded GEMMs, on its
-// own, with no waiting between phases. With --blas-threads instead, each product is one whole-batch
+// by units, in blocks of DataParallel::kBlockUnits (on one thread too); each thread runs its halves
+// of every step's products with single-threaded GEMMs, on its own, with no waiting between phases. With --blas-threads instead, each product is one whole-batch
 // call on OpenBLAS's own threads: what a trainer that leaves the threading to OpenBLAS would call.
 // With --bf16, the step's products in bf16 (gemm_bf16, as training.precision "bf16" runs them).
 #include <algorithm>
@@ -29,6 +29,7 @@
 
 #include "math/bf16.hpp"
 #include "math/blas.hpp"
+#include "train/parallel.hpp"
 
 namespace {
 
@@ -92,6 +93,24 @@ int main(int argc, char** argv) {
   std::vector<float> a(most, 0.01f), b(most, 0.02f), c(most, 0.0f);
 
   const long steps = (samples + batch - 1) / batch;
+  std::vector<nabla::bf16> a16(bf16 ? most : 0, 0x3c00), b16(bf16 ? most : 0, 0x3c00);
+  // One product as the step makes it, its operands at a_at and b_at in a and b (or a16 and b16): a
+  // weight gradient (m = units) in blocks of up to kBlockUnits units, unless OpenBLAS's threads take
+  // it whole. Leading dimensions as Network<float> passes them (row-major, untransposed widths).
+  auto gemm_blocks = [&](const Call& k, int m, int n, size_t a_at, size_t b_at, float* c0) {
+    const int lda = k.ta ? k.m : k.k, ldb = k.tb ? k.k : k.n;
+    const bool blocked = std::string(k.what) == "grad_w" && !blas_threads;
+    const int block = blocked ? int(nabla::DataParallel::kBlockUnits) : m;
+    for (int u = 0; u < m; u += block) {  // units u.. are columns of δ (A transposed) and rows of C
+      const int units = std::min(block, m - u);
+      float* c = c0 + size_t(u) * size_t(k.n);
+      if (bf16)
+        nabla::gemm_bf16(k.ta, k.tb, units, n, k.k, a16.data() + a_at + size_t(u), lda, b16.data() + b_at, ldb, c, k.n);
+      else
+        nabla::gemm(k.ta, k.tb, units, n, k.k, 1.0f, a.data() + a_at + size_t(u), lda, b.data() + b_at, ldb, 0.0f, c,
+                    k.n);
+    }
+  };
   if (bf16 && blas_threads) {
     std::fprintf(stderr, "bench_gemm: --bf16 runs on the step's own threads, not with --blas-threads\n");
     return 2;
@@ -102,7 +121,6 @@ int main(int argc, char** argv) {
       return 2;
     }
     nabla::set_blas_threads(1);
-    std::vector<nabla::bf16> a16(bf16 ? most : 0, 0x3c00), b16(bf16 ? most : 0, 0x3c00);
     std::vector<std::vector<float>> out(static_cast<size_t>(threads), std::vector<float>(most));
     // Thread t's part of a call: its share of the units or rows, at the same place in the operands
     // as in the step. Each thread's first step is a warm-up (in bf16 it compiles the kernels,
@@ -121,10 +139,7 @@ int main(int argc, char** argv) {
           // Rows [from, to) of W (by_n, B transposed); else rows of A, or columns of a transposed A.
           const size_t a_at = by_n ? 0 : size_t(from) * (k.ta ? 1 : size_t(lda)), b_at = by_n ? size_t(from) * ldb : 0;
           float* c = out[size_t(t)].data() + (by_n ? size_t(from) : 0);
-          if (bf16)
-            nabla::gemm_bf16(k.ta, k.tb, m, n, k.k, a16.data() + a_at, lda, b16.data() + b_at, ldb, c, k.n);
-          else
-            nabla::gemm(k.ta, k.tb, m, n, k.k, 1.0f, a.data() + a_at, lda, b.data() + b_at, ldb, 0.0f, c, k.n);
+          gemm_blocks(k, m, n, a_at, b_at, c);
         }
       }
       seconds[size_t(t)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -152,9 +167,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < calls.size(); ++i) {
         const Call& k = calls[i];
         const auto c0 = std::chrono::steady_clock::now();
-        // Leading dimensions as Network<float> passes them (row-major, untransposed widths).
-        const int lda = k.ta ? k.m : k.k, ldb = k.tb ? k.k : k.n;
-        nabla::gemm(k.ta, k.tb, k.m, k.n, k.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), k.n);
+        gemm_blocks(k, k.m, k.n, 0, 0, c.data());
         call_seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
       }
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
