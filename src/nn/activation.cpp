@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cmath>
 
+#include "math/per_cpu.hpp"
+
 namespace nabla {
 
 namespace {
@@ -69,7 +71,7 @@ void map_derivative(T* delta, const T* a, int64_t n, G g) {
 }  // namespace
 
 template <class T>
-void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols, int64_t ld) {
+NABLA_PER_CPU void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols, int64_t ld) {
   const T s = T(slope);
   if (ld == 0) ld = cols;
   switch (act) {
@@ -96,7 +98,7 @@ void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a,
 }
 
 template <class T>
-void mul_derivative(Activation act, double slope, T* delta, const T* a, int64_t rows, int64_t cols) {
+NABLA_PER_CPU void mul_derivative(Activation act, double slope, T* delta, const T* a, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
   const T s = T(slope);
   switch (act) {
