@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "check/gradcheck.hpp"
@@ -36,7 +37,7 @@ struct TrainFlags {
   std::string resume;
   std::vector<std::string> sets;
   int64_t epochs = 0, threads = 0;
-  uint64_t seed = 0;
+  std::optional<uint64_t> seed;
   bool dry_run = false, gradcheck = false, quiet = false;
   int64_t check_batch = 8, check_samples = 200;
   double check_epsilon = 1e-5, check_tolerance = 1e-6, check_floor = -1;
@@ -129,7 +130,7 @@ int gradcheck(const Config& config, const TrainFlags& f) {
 int train_command(const TrainFlags& f) {
   std::vector<std::string> sets = f.sets;  // the shorthand flags are --set overrides, validated alike
   if (f.epochs) sets.push_back("training.epochs=" + std::to_string(f.epochs));
-  if (f.seed != uint64_t(-1)) sets.push_back("training.seed=" + std::to_string(f.seed));
+  if (f.seed) sets.push_back("training.seed=" + std::to_string(*f.seed));
   if (f.threads) sets.push_back("training.threads=" + std::to_string(f.threads));
   const Config config = load_config(f.config, sets);
   if (f.dry_run) return dry_run(config, f.quiet);
@@ -260,14 +261,13 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "nabla 0.1.0");
 
   TrainFlags f;
-  f.seed = uint64_t(-1);  // not given
   CLI::App* train = app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
   train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required()->check(CLI::ExistingFile);
   train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
-  train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only epochs, learning rate, threads, precision, checkpoint cadence)");
+  train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only name, epochs, learning rate, threads, precision, checkpoint cadence)");
   train->add_option("--epochs", f.epochs, "Override training.epochs")->check(CLI::PositiveNumber);
-  train->add_option("--seed", f.seed, "Override training.seed")->check(CLI::Range(uint64_t(0), uint64_t(-2)));
-  train->add_option("--threads", f.threads, "Override training.threads (also the BLAS threads)")->check(CLI::Range(1, 64));
+  train->add_option("--seed", f.seed, "Override training.seed")->check(CLI::NonNegativeNumber);
+  train->add_option("--threads", f.threads, "Override training.threads (each step is split between them; every GEMM runs on one)")->check(CLI::Range(1, 64));
   train->add_option("--set", f.sets, "Override any config key: PATH=VALUE, e.g. optimizer.learning_rate=0.1 (repeatable)");
   train->add_flag("--dry-run", f.dry_run, "Validate the config and the data headers, print the resolved config and a model summary, train nothing");
   train->add_flag("--gradcheck", f.gradcheck, "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");

@@ -1,6 +1,7 @@
 #include "train/trainer.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -128,7 +129,7 @@ std::vector<std::string> check_resumable(const Config& was, const Config& now, c
     std::string list;
     for (const std::string& r : refused) list += (list.empty() ? "" : "; ") + r;
     throw Error(now.path, "", "cannot resume " + checkpoint + ": the config differs from the checkpoint's in " + list +
-                                  " (only training.epochs, optimizer.learning_rate, training.threads, "
+                                  " (only name, training.epochs, optimizer.learning_rate, training.threads, "
                                   "training.precision and the checkpoint section may change)");
   }
   return allowed;
@@ -155,17 +156,22 @@ std::string epoch_file(int64_t epoch) {
   return b;
 }
 
-// Keeps the newest `keep` epoch-NNNN files with NNNN >= 1 (epoch-0000, the initial weights, stays).
-void prune_epoch_files(const fs::path& dir, int64_t keep) {
-  if (keep <= 0) return;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind("epoch-", 0) == 0 && n != epoch_file(0) && e.path().extension() == ".safetensors")
-      files.push_back(e.path());
+// The newest epoch metrics.jsonl has a row for (0 when none).
+int64_t newest_row(const fs::path& file) {
+  std::ifstream in(file);
+  int64_t newest = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line, nullptr, false);
+    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].is_number_integer())
+      newest = std::max(newest, row["epoch"].get<int64_t>());
   }
-  std::sort(files.begin(), files.end());
-  for (size_t i = 0; i + size_t(keep) < files.size(); ++i) fs::remove(files[i]);
+  return newest;
+}
+
+// Whether two paths name the same folder (either may not exist yet).
+bool same_folder(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
 }
 
 std::string format(const char* fmt, double x) {
@@ -186,6 +192,27 @@ std::string run_dir_of(const std::string& checkpoint) {
   const fs::path folder = fs::path(checkpoint).parent_path();
   if (folder.filename() == "checkpoints") return folder.parent_path().empty() ? "." : folder.parent_path().string();
   return folder.empty() ? "." : folder.string();
+}
+
+int64_t epoch_of_file(const std::string& name) {
+  const std::string head = "epoch-", tail = ".safetensors";
+  if (name.size() <= head.size() + tail.size() || name.rfind(head, 0) != 0 ||
+      name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
+    return -1;
+  int64_t epoch = 0;
+  const char* first = name.data() + head.size();
+  const char* last = name.data() + name.size() - tail.size();
+  const auto [end, ec] = std::from_chars(first, last, epoch);
+  return ec == std::errc() && end == last ? epoch : -1;
+}
+
+void prune_epoch_files(const fs::path& dir, int64_t keep) {
+  if (keep <= 0) return;
+  std::vector<std::pair<int64_t, fs::path>> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (const int64_t epoch = epoch_of_file(e.path().filename().string()); epoch >= 1) files.emplace_back(epoch, e.path());
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + size_t(keep) < files.size(); ++i) fs::remove(files[i].second);
 }
 
 DataPlan plan_data(const Config& c) {
@@ -277,14 +304,24 @@ TrainResult train(const Config& c, const TrainOptions& options) {
       result.notes.push_back("changed on resume: " + change);
   }
 
-  // The run folder: a new run never writes over another one.
+  // The run folder: a run never writes over another one. A resumed run continues in its own folder
+  // (from a checkpoint at its newest epoch: an older one would leave the later epochs' files beside
+  // the new ones) or in a new one.
   const fs::path out(options.out_dir);
   const fs::path ckpt_dir = out / "checkpoints";
   std::error_code ec;
-  if (!from && fs::exists(out / "metrics.jsonl", ec))
+  const bool in_place = from && same_folder(out, run_dir_of(options.resume));
+  if (!in_place && fs::exists(out / "metrics.jsonl", ec))
     throw Error(out.string(), "", "already holds a run (metrics.jsonl): choose another --out or remove it");
-  if (!from && fs::is_directory(out, ec) && !fs::is_empty(out, ec))
-    throw Error(out.string(), "", "is not empty: a new run needs a new or empty folder (--out)");
+  if (!in_place && fs::is_directory(out, ec) && !fs::is_empty(out, ec))
+    throw Error(out.string(), "", std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
+                                      " needs a new or empty folder (--out)");
+  if (in_place)
+    if (const int64_t newest = newest_row(out / "metrics.jsonl"); newest > from->state.epoch)
+      throw Error(options.resume, "",
+                  "holds epoch " + std::to_string(from->state.epoch) + " of a run that went on to epoch " +
+                      std::to_string(newest) + ": resume it into a new folder (--out) so that the later epochs' "
+                      "checkpoints and metrics are kept");
   fs::create_directories(ckpt_dir, ec);
   if (ec) throw Error(out.string(), "", "cannot create the run folder: " + ec.message());
   io::write_atomically((out / "config.json").string(), to_json(c).dump(2) + "\n");
@@ -344,13 +381,26 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   }
   if (c.training.precision == "bf16") net.use_bf16();  // after the weights are set: it rounds them
   const fs::path last = ckpt_dir / "last.safetensors";
+  // The file that holds the newest state saved (or resumed from), for the messages that stop a run.
+  fs::path good = from ? fs::path(options.resume) : ckpt_dir / epoch_file(0);
   auto save = [&](const fs::path& path) {
     st.rng_dropout = dropout_rng.state();
     st.optimizer_steps = optimizer.steps();
     io::save_checkpoint(path.string(), c, net, optimizer.state(), st);
+    if (path == last) good = last;
   };
 
   const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  // A cosine curve spans training.epochs: another count re-spaces it from the resumed step on.
+  if (from && c.schedule.type == ScheduleKind::cosine && from->config.training.epochs != c.training.epochs) {
+    const double was = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch,
+                                     from->config.training.epochs);
+    const double now = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch, c.training.epochs);
+    result.notes.push_back("the cosine schedule now spans " + std::to_string(c.training.epochs) +
+                           " epochs: the learning rate at step " + std::to_string(st.step + 1) + " is " +
+                           format("%.4g", now) + " (" + format("%.4g", was) + " over " +
+                           std::to_string(from->config.training.epochs) + ")");
+  }
   ProgressDisplay progress(options.progress, c.training.epochs, steps_per_epoch);
   std::ofstream metrics(out / "metrics.jsonl", std::ios::app);
   SignalGuard signals;
@@ -372,9 +422,8 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     auto diverged = [&](const std::string& what) {
       return Diverged(out.string(), "",
                       "training diverged at step " + std::to_string(st.step + 1) + " (epoch " + std::to_string(epoch) +
-                          ", batch " + std::to_string(st.batch + 1) + "): " + what + ", and " + last.string() +
-                          " holds the last good state (epoch " + std::to_string(st.epoch) +
-                          "); lower optimizer.learning_rate");
+                          ", batch " + std::to_string(st.batch + 1) + "): " + what + ", and " + good.string() +
+                          " holds the last good state; lower optimizer.learning_rate");
     };
     while (train_loader.next(b)) {
       st.lr = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch, c.training.epochs);
@@ -458,15 +507,16 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     } else {
       st.best_epoch = epoch;
     }
-    // Checkpoints first, then the metrics row: a row is only written for an epoch that is kept.
+    // The metrics row first, then the checkpoints: a run stopped between them resumes from the
+    // epoch before, which drops this row (keep_metrics_until), so no row is ever missing.
+    metrics << row.dump() << "\n" << std::flush;
+    if (!metrics) throw Error((out / "metrics.jsonl").string(), "", "cannot write (is the disk full?)");
     save(last);
     if (improved) save(ckpt_dir / "best.safetensors");
     if (c.checkpoint.every > 0 && epoch % c.checkpoint.every == 0) {
       save(ckpt_dir / epoch_file(epoch));
       prune_epoch_files(ckpt_dir, c.checkpoint.keep);
     }
-    metrics << row.dump() << "\n" << std::flush;
-    if (!metrics) throw Error((out / "metrics.jsonl").string(), "", "cannot write (is the disk full?)");
     progress.end_epoch(line);
     result.epochs_run = epoch;
     result.best_epoch = st.best_epoch;

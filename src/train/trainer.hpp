@@ -3,6 +3,7 @@
 // splits, early stopping, checkpoints, resume, the progress display and the run folder (resolved
 // config, metrics.jsonl, summary.json, checkpoints/).
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,12 @@ void check_precision(const Config& config);
 
 // The run folder a checkpoint belongs to: RUN for RUN/checkpoints/NAME.safetensors, else its folder.
 std::string run_dir_of(const std::string& checkpoint);
+
+// The epoch of an epoch-NNNN.safetensors file name (NNNN of any width), or -1 for another name.
+int64_t epoch_of_file(const std::string& name);
+// Keeps the newest `keep` epoch-NNNN files of a checkpoints folder with NNNN >= 1 (epoch-0000, the
+// initial weights, stays), newest by number: epoch-10000 is newer than epoch-9999.
+void prune_epoch_files(const std::filesystem::path& dir, int64_t keep);
 
 struct TrainResult {
   int64_t epochs_run = 0;    // epochs completed in all, counting those before a resume

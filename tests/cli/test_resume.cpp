@@ -60,6 +60,57 @@ TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit, on 1 and
   }
 }
 
+TEST_CASE("a cosine run branched from an older checkpoint into a new folder continues it exactly; in place it is refused") {
+  // The cosine curve spans training.epochs, so the epoch count stays; epoch-0002 is the branch point.
+  const std::string cosine = "train configs/gradcheck.json --quiet --epochs 4 --set 'schedule.type=\"cosine\"' "
+                             "--set checkpoint.every=1 --set checkpoint.keep=10";
+  const fs::path whole = fresh_dir("cosine-whole"), branch = fresh_dir("cosine-branch");
+  REQUIRE(run_nabla(cosine + " --out " + whole.string()).code == 0);
+  const fs::path second = whole / "checkpoints/epoch-0002.safetensors";
+  const std::string before = bytes_of(whole / "checkpoints/last.safetensors");
+
+  // In place, the run's epochs 3 and 4 would be left beside a new epoch 3: refused, nothing touched.
+  const Run in_place = run_nabla(cosine + " --resume " + second.string());
+  CAPTURE(in_place.output);
+  CHECK(in_place.code == 2);
+  CHECK(in_place.output.find("holds epoch 2 of a run that went on to epoch 4: resume it into a new folder (--out)") !=
+        std::string::npos);
+  CHECK(bytes_of(whole / "checkpoints/last.safetensors") == before);
+  CHECK(metrics_without_timing(whole).size() == 4);
+
+  // Into another run's folder: refused too.
+  const fs::path other = fresh_dir("cosine-other");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + other.string()).code == 0);
+  const Run onto = run_nabla(cosine + " --resume " + second.string() + " --out " + other.string());
+  CHECK(onto.code == 2);
+  CHECK(onto.output.find("already holds a run") != std::string::npos);
+
+  // Into a new folder: epochs 3 and 4 again, the same bits, and the rows of 1 and 2 carried over.
+  const Run branched = run_nabla(cosine + " --resume " + second.string() + " --out " + branch.string());
+  CAPTURE(branched.output);
+  REQUIRE(branched.code == 0);
+  CHECK(tensor_bytes(branch / "checkpoints/last.safetensors") == tensor_bytes(whole / "checkpoints/last.safetensors"));
+  CHECK(metrics_without_timing(branch) == metrics_without_timing(whole));
+  fs::remove_all(whole);
+  fs::remove_all(branch);
+  fs::remove_all(other);
+}
+
+TEST_CASE("resuming a cosine run with more epochs says how the learning rate changes") {
+  const fs::path run = fresh_dir("cosine-longer");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --set 'schedule.type=\"cosine\"' --out " +
+                    run.string()).code == 0);
+  const Run r = run_nabla("train configs/gradcheck.json --epochs 4 --set 'schedule.type=\"cosine\"' --resume " +
+                          (run / "checkpoints/last.safetensors").string());
+  CAPTURE(r.output);
+  REQUIRE(r.code == 0);
+  // 1800 training samples in batches of 32: 57 steps an epoch; step 115 of 228 is past the middle
+  // of the new curve, p = 114/228, so the rate is half of 0.001; over 2 epochs it had reached 0.
+  CHECK(r.output.find("the cosine schedule now spans 4 epochs: the learning rate at step 115 is 0.0005 (0 over 2)") !=
+        std::string::npos);
+  fs::remove_all(run);
+}
+
 TEST_CASE("a float run resumes in bf16: the change is reported, summary.json records it, and it trains on") {
   if (!nabla::bf16_unavailable().empty()) return;
   const fs::path run = fresh_dir("to-bf16");

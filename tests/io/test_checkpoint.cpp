@@ -222,9 +222,13 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
 }
 
 TEST_CASE("writing a checkpoint leaves no temporary file and replaces the old one whole") {
+  const std::string expected = good_checkpoint(temp_path("fresh.safetensors"));
   const fs::path p = temp_path("atomic.safetensors");
-  good_checkpoint(p);
-  good_checkpoint(p);
+  {  // an older, longer file under the name: none of it may survive the new one
+    std::ofstream old(p, std::ios::binary);
+    old << std::string(expected.size() * 3, 'x');
+  }
+  CHECK(good_checkpoint(p) == expected);
   int files = 0;
   for (const auto& e : fs::directory_iterator(p.parent_path()))
     files += e.path().filename().string().find(".tmp-") != std::string::npos;
