@@ -198,9 +198,14 @@ void BatchLoader::Impl::plan_streaming(int64_t ring_bytes) {
     int64_t room = budget - chunks * int64_t(sizeof(int64_t));
     capacity = std::clamp<int64_t>(room / (per_sample + int64_t(sizeof(uint32_t))), 1, n);
     capacity = std::min<int64_t>(capacity, std::numeric_limits<uint32_t>::max());
-    if (capacity < chunk) {  // a small budget: chunks as big as the window, the window one chunk
+    // A small budget: chunks as big as the window, the window one chunk. Smaller chunks are more of
+    // them, whose order takes more of the budget: shrink until the window and the order both fit.
+    while (capacity < chunk) {
       chunk = capacity;
       chunks = (n + chunk - 1) / chunk;
+      room = budget - chunks * int64_t(sizeof(int64_t));
+      capacity = std::clamp<int64_t>(room / (per_sample + int64_t(sizeof(uint32_t))), 1, chunk);
+      if (capacity == chunk) break;
     }
     window_chunks = capacity / chunk;
     capacity = window_chunks * chunk;
