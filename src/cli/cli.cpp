@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <thread>
 
@@ -23,6 +26,37 @@ namespace nabla::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// A flag's number, checked before CLI11 converts it, with a message in plain words (CLI11's own
+// range checks print their bounds with %f: a 309-digit number for "no upper bound").
+CLI::Validator whole_number(uint64_t least, uint64_t most = std::numeric_limits<uint64_t>::max()) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [at, ec] = std::from_chars(text.data(), end, v);
+        if (ec == std::errc() && at == end && v >= least && v <= most) return "";
+        return "expected a whole number " +
+               (most == std::numeric_limits<uint64_t>::max()
+                    ? "of at least " + std::to_string(least)
+                    : "from " + std::to_string(least) + " to " + std::to_string(most)) +
+               ", found '" + text + "'";
+      },
+      "");
+}
+
+CLI::Validator real_number(double least, double most) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (!text.empty() && end == text.c_str() + text.size() && v >= least && v <= most) return "";
+        char range[64];
+        std::snprintf(range, sizeof range, "from %g to %g", least, most);
+        return std::string("expected a number ") + range + ", found '" + text + "'";
+      },
+      "");
+}
 
 // Exit codes, documented in the README.
 constexpr int kOk = 0;
@@ -265,19 +299,19 @@ int run(int argc, char** argv) {
   train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required()->check(CLI::ExistingFile);
   train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
   train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only name, epochs, learning rate, threads, precision, checkpoint cadence)");
-  train->add_option("--epochs", f.epochs, "Override training.epochs")->check(CLI::PositiveNumber);
-  train->add_option("--seed", f.seed, "Override training.seed")->check(CLI::NonNegativeNumber);
-  train->add_option("--threads", f.threads, "Override training.threads (each step is split between them; every GEMM runs on one)")->check(CLI::Range(1, 64));
+  train->add_option("--epochs", f.epochs, "Override training.epochs")->check(whole_number(1, uint64_t(std::numeric_limits<int64_t>::max())));
+  train->add_option("--seed", f.seed, "Override training.seed")->check(whole_number(0));
+  train->add_option("--threads", f.threads, "Override training.threads (each step is split between them; every GEMM runs on one)")->check(whole_number(1, 64));
   train->add_option("--set", f.sets, "Override any config key: PATH=VALUE, e.g. optimizer.learning_rate=0.1 (repeatable)");
   train->add_flag("--dry-run", f.dry_run, "Validate the config and the data headers, print the resolved config and a model summary, train nothing");
   train->add_flag("--gradcheck", f.gradcheck, "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");
   train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors (and a failing gradient check's report)");
   auto* gc = "Gradient check";
-  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->check(CLI::Range(1, 4096))->group(gc);
-  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->check(CLI::NonNegativeNumber)->group(gc);
-  train->add_option("--check-epsilon", f.check_epsilon, "Finite-difference step")->check(CLI::Range(1e-12, 1e-1))->group(gc);
-  train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(CLI::Range(1e-15, 1.0))->group(gc);
-  train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(CLI::NonNegativeNumber)->group(gc);
+  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->check(whole_number(1, 4096))->group(gc);
+  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->check(whole_number(0))->group(gc);
+  train->add_option("--check-epsilon", f.check_epsilon, "Finite-difference step")->check(real_number(1e-12, 1e-1))->group(gc);
+  train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
+  train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
   train->add_flag("--check-no-input", f.check_no_input, "Do not check the gradient with respect to the input")->group(gc);
   train->get_option("--dry-run")->excludes("--gradcheck");
   train->get_option("--resume")->excludes("--dry-run")->excludes("--gradcheck");
@@ -297,8 +331,9 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? kOk : kBadInput;
+    if (e.get_exit_code() == 0) return app.exit(e), kOk;  // --help, --version
+    std::cerr << "nabla: " << e.what() << " (see --help)\n";  // one line, as every other error
+    return kBadInput;
   }
   try {
     if (*train) return train_command(f);

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -30,10 +31,27 @@ TEST_CASE("--help describes the subcommand and its flags") {
 }
 
 TEST_CASE("a bad flag or a missing config is a one-line error and exit code 2") {
-  const Run r = run_nabla("train configs/gradcheck.json --epochs -3");
-  CHECK(r.code == 2);
+  // Each: the flag, the value as given, and what the flag takes, on one line.
+  const std::vector<std::vector<std::string>> cases = {
+      {"--epochs -3", "--epochs: expected a whole number from 1 to ", "found '-3'"},
+      {"--epochs 2.5", "--epochs: expected a whole number", "found '2.5'"},
+      {"--seed -1", "--seed: expected a whole number of at least 0", "found '-1'"},
+      {"--threads 0", "--threads: expected a whole number from 1 to 64", "found '0'"},
+      {"--threads abc", "--threads: expected a whole number from 1 to 64", "found 'abc'"},
+      {"--check-epsilon 1", "--check-epsilon: expected a number from 1e-12 to 0.1", "found '1'"},
+      {"--no-such-flag", "--no-such-flag", "(see --help)"}};
+  for (const auto& c : cases) {
+    CAPTURE(c[0]);
+    const Run r = run_nabla("train configs/gradcheck.json --dry-run " + c[0]);
+    CAPTURE(r.output);
+    CHECK(r.code == 2);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK(r.output.find(c[1]) != std::string::npos);
+    CHECK(r.output.find(c[2]) != std::string::npos);
+  }
   const Run missing = run_nabla("train configs/no-such.json");
   CHECK(missing.code == 2);
+  CHECK(std::count(missing.output.begin(), missing.output.end(), '\n') == 1);
   CHECK(missing.output.find("configs/no-such.json") != std::string::npos);
 }
 
