@@ -35,7 +35,10 @@ CLI::Validator whole_number(uint64_t least, uint64_t most = std::numeric_limits<
         uint64_t v = 0;
         const char* end = text.data() + text.size();
         const auto [at, ec] = std::from_chars(text.data(), end, v);
-        if (ec == std::errc() && at == end && v >= least && v <= most) return "";
+        if (ec == std::errc() && at == end && v >= least && v <= most) {
+          text = std::to_string(v);  // decimal, as --set reads it: CLI11 would take 010 for octal
+          return "";
+        }
         return "expected a whole number " +
                (most == std::numeric_limits<uint64_t>::max()
                     ? "of at least " + std::to_string(least)
@@ -296,19 +299,19 @@ int run(int argc, char** argv) {
 
   TrainFlags f;
   CLI::App* train = app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
-  train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required()->check(CLI::ExistingFile);
+  train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required();
   train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
   train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only name, epochs, learning rate, threads, precision, checkpoint cadence)");
-  train->add_option("--epochs", f.epochs, "Override training.epochs")->check(whole_number(1, uint64_t(std::numeric_limits<int64_t>::max())));
-  train->add_option("--seed", f.seed, "Override training.seed")->check(whole_number(0));
-  train->add_option("--threads", f.threads, "Override training.threads (each step is split between them; every GEMM runs on one)")->check(whole_number(1, 64));
+  train->add_option("--epochs", f.epochs, "Override training.epochs")->transform(whole_number(1, uint64_t(std::numeric_limits<int64_t>::max())));
+  train->add_option("--seed", f.seed, "Override training.seed")->transform(whole_number(0));
+  train->add_option("--threads", f.threads, "Override training.threads (each step is split between them; every GEMM runs on one)")->transform(whole_number(1, 64));
   train->add_option("--set", f.sets, "Override any config key: PATH=VALUE, e.g. optimizer.learning_rate=0.1 (repeatable)");
   train->add_flag("--dry-run", f.dry_run, "Validate the config and the data headers, print the resolved config and a model summary, train nothing");
   train->add_flag("--gradcheck", f.gradcheck, "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");
   train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors (and a failing gradient check's report)");
   auto* gc = "Gradient check";
-  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->check(whole_number(1, 4096))->group(gc);
-  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->check(whole_number(0))->group(gc);
+  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->transform(whole_number(1, 4096))->group(gc);
+  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->transform(whole_number(0))->group(gc);
   train->add_option("--check-epsilon", f.check_epsilon, "Finite-difference step")->check(real_number(1e-12, 1e-1))->group(gc);
   train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
   train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
@@ -328,6 +331,11 @@ int run(int argc, char** argv) {
   labels->needs(images);
   csv->excludes(images)->excludes(labels);
 
+  // A first word that is neither a subcommand nor a flag: CLI11 would only say one is required.
+  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "train" && std::string(argv[1]) != "eval") {
+    std::cerr << "nabla: unknown command '" << argv[1] << "': expected train or eval (see --help)\n";
+    return kBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -335,9 +343,17 @@ int run(int argc, char** argv) {
     std::cerr << "nabla: " << e.what() << " (see --help)\n";  // one line, as every other error
     return kBadInput;
   }
+  // What a command prints is its result: when standard output cannot take it (a full disk, a
+  // closed pipe), the command has failed.
+  auto written = [](int code) {
+    std::cout.flush();
+    if (std::cout) return code;
+    std::cerr << "nabla: cannot write the output to standard output (a full disk or a closed pipe?)\n";
+    return code == kOk ? kBadInput : code;
+  };
   try {
-    if (*train) return train_command(f);
-    if (*eval) return eval_command(ef);
+    if (*train) return written(train_command(f));
+    if (*eval) return written(eval_command(ef));
   } catch (const Interrupted& e) {
     std::cerr << e.what() << "\n";
     return 128 + e.signal;

@@ -676,16 +676,28 @@ class Parser {
 // ---------------------------------------------------------------------------------------------
 // Reading and parsing the file.
 
+// A config is a few kilobytes; a file much larger is something else.
+constexpr size_t kMaxConfigBytes = size_t(16) << 20;
+
 std::string read_text(const std::string& path) {
   auto fail = [&](const std::string& what) { throw Errors({Error::join(path, "", what)}); };
   std::error_code ec;
   if (fs::is_directory(path, ec)) fail(std::string("cannot open: ") + std::strerror(EISDIR));
+  const auto status = fs::status(path, ec);
+  if (!ec && fs::exists(status) && !fs::is_regular_file(status))
+    fail("is not a regular file (a device or a pipe?), expected a JSON config file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(std::string("cannot open: ") + std::strerror(errno));
   std::string text;
   char buffer[1 << 16];
   size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+    text.append(buffer, n);
+    if (text.size() > kMaxConfigBytes) {
+      std::fclose(f);
+      fail("is over " + std::to_string(kMaxConfigBytes >> 20) + " MB, expected a JSON config file");
+    }
+  }
   const int read_error = std::ferror(f) ? errno : 0;
   std::fclose(f);
   if (read_error) fail(std::string("cannot read: ") + std::strerror(read_error));

@@ -56,6 +56,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) throw fail("cannot open: no such file");
   if (std::filesystem::is_directory(status)) throw fail("is a directory, expected a safetensors checkpoint file");
+  if (!std::filesystem::is_regular_file(status))
+    throw fail("is not a regular file (a device or a pipe?), expected a safetensors checkpoint file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw fail("cannot open: " + std::string(std::strerror(errno)));
   const std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

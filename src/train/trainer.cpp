@@ -5,10 +5,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,15 +67,32 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
   return o;
 }
 
-// SIGINT and SIGTERM while training: the first asks the loop to stop after the current step and
-// write a checkpoint; a second one stops at once.
+// SIGINT, SIGTERM and SIGHUP (the terminal closed) while training: the first asks the loop to stop
+// after the current step and write a checkpoint; a second one stops at once.
 std::atomic<int> g_signal{0};
 
-extern "C" void on_signal(int sig) {
-  if (g_signal.exchange(sig) != 0) _exit(128 + sig);
+std::atomic<int64_t> g_signal_ns{0};  // when the first one came
+
+int64_t monotonic_ns() {  // async-signal-safe
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
-std::string signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : std::to_string(sig); }
+// A second signal within 0.2 s of the first is the same request twice (`timeout` and `kill` of a
+// process group deliver one to the process and one to its group), not a second Ctrl-C.
+extern "C" void on_signal(int sig) {
+  const int64_t now = monotonic_ns();
+  if (g_signal.exchange(sig) == 0) {
+    g_signal_ns = now;
+    return;
+  }
+  if (now - g_signal_ns.load() > 200000000) _exit(128 + sig);
+}
+
+std::string signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : std::to_string(sig);
+}
 
 class SignalGuard {
  public:
@@ -82,16 +103,18 @@ class SignalGuard {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
+    sigaction(SIGHUP, &sa, &old_hup_);
   }
   ~SignalGuard() {
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGHUP, &old_hup_, nullptr);
   }
   SignalGuard(const SignalGuard&) = delete;
   SignalGuard& operator=(const SignalGuard&) = delete;
 
  private:
-  struct sigaction old_int_ = {}, old_term_ = {};
+  struct sigaction old_int_ = {}, old_term_ = {}, old_hup_ = {};
 };
 
 // A JSON value as PATH -> text pairs, for comparing two configs key by key.
@@ -288,8 +311,32 @@ void check_precision(const Config& c) {
       throw Error(c.path, "training.precision", "bf16 is not available: " + why + " (use \"fp32\")");
 }
 
+// Holds an exclusive lock on a run folder's .lock file while it lives: one run at a time in a
+// folder (a resume started twice would interleave two runs' rows and checkpoints). The lock goes
+// with the process, however it ends.
+class FolderLock {
+ public:
+  explicit FolderLock(const fs::path& folder) {
+    fd_ = ::open((folder / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(folder.string(), "", std::string("cannot create its .lock file: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error(folder.string(), "", "is in use by another nabla run (it holds the folder's .lock)");
+    }
+  }
+  ~FolderLock() { ::close(fd_); }
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 TrainResult train(const Config& c, const TrainOptions& options) {
   const auto started = Clock::now();
+  // From here a signal asks the run to stop at the next safe point (before the first step, or
+  // after a step), never leaving half a run folder.
+  SignalGuard signals;
   const DataPlan plan = plan_data(c);
   check_precision(c);
   // The threads split each step between them (parallel.hpp); every GEMM runs on one thread.
@@ -302,6 +349,10 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     from = io::load_checkpoint(options.resume);
     for (const std::string& change : check_resumable(from->config, c, options.resume))
       result.notes.push_back("changed on resume: " + change);
+    if (from->state.epoch >= c.training.epochs)
+      throw Error(options.resume, "",
+                  "is at epoch " + std::to_string(from->state.epoch) + " and training.epochs is " +
+                      std::to_string(c.training.epochs) + ": nothing to train (raise it with --epochs)");
   }
 
   // The run folder: a run never writes over another one. A resumed run continues in its own folder
@@ -316,14 +367,15 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   if (!in_place && fs::is_directory(out, ec) && !fs::is_empty(out, ec))
     throw Error(out.string(), "", std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
                                       " needs a new or empty folder (--out)");
+  fs::create_directories(ckpt_dir, ec);
+  if (ec) throw Error(out.string(), "", "cannot create the run folder: " + ec.message());
+  const FolderLock lock(out);
   if (in_place)
     if (const int64_t newest = newest_row(out / "metrics.jsonl"); newest > from->state.epoch)
       throw Error(options.resume, "",
                   "holds epoch " + std::to_string(from->state.epoch) + " of a run that went on to epoch " +
                       std::to_string(newest) + ": resume it into a new folder (--out) so that the later epochs' "
                       "checkpoints and metrics are kept");
-  fs::create_directories(ckpt_dir, ec);
-  if (ec) throw Error(out.string(), "", "cannot create the run folder: " + ec.message());
   io::write_atomically((out / "config.json").string(), to_json(c).dump(2) + "\n");
 
   // One seed, separate streams: initialisation, shuffling, dropout.
@@ -401,9 +453,14 @@ TrainResult train(const Config& c, const TrainOptions& options) {
                            format("%.4g", now) + " (" + format("%.4g", was) + " over " +
                            std::to_string(from->config.training.epochs) + ")");
   }
+  if (g_signal) {  // while loading: a new run's folder goes (all in it is this run's); a resumed one is as it was
+    if (!from) fs::remove_all(out, ec);
+    throw Interrupted("stopped by " + signal_name(g_signal) + " before the first step: " +
+                          (from ? "the run is as it was" : "nothing was trained, and " + out.string() + " is removed"),
+                      g_signal.load());
+  }
   ProgressDisplay progress(options.progress, c.training.epochs, steps_per_epoch);
   std::ofstream metrics(out / "metrics.jsonl", std::ios::app);
-  SignalGuard signals;
   result.epochs_run = st.epoch;
   result.best_epoch = st.best_epoch;
   result.best_metric = st.best_metric;

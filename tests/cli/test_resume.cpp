@@ -1,5 +1,6 @@
 // Runs that survive: exact resume, a diverging run that keeps its last good checkpoint, and SIGINT.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -33,6 +34,37 @@ std::string bytes_of(const fs::path& p) {
 
 // The model and optimiser tensors of a checkpoint, as raw bytes.
 std::string tensor_bytes(const fs::path& p) { return nabla::io::read_safetensors(p.string()).data; }
+
+// nabla started in the background from the source folder, its output to /dev/null.
+pid_t spawn_nabla(std::vector<std::string> args) {
+  args.insert(args.begin(), NABLA_BINARY);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t quiet;
+  posix_spawn_file_actions_init(&quiet);
+  posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  REQUIRE(chdir(NABLA_SOURCE_DIR) == 0);
+  REQUIRE(posix_spawn(&pid, NABLA_BINARY, &quiet, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&quiet);
+  return pid;
+}
+
+// Waits up to 20 s for `done`, polling.
+template <class F>
+bool wait_for(F done) {
+  for (int i = 0; i < 4000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return done();
+}
+
+// The exit code of a process that has been signalled to stop.
+int exit_code(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 }  // namespace
 
@@ -202,6 +234,36 @@ TEST_CASE("SIGINT finishes the step, writes a loadable checkpoint, and the run r
   CHECK(metrics_without_timing(whole) == metrics_without_timing(cut));
   fs::remove_all(whole);
   fs::remove_all(cut);
+}
+
+TEST_CASE("a run folder in use by a training run is refused to a second one, which changes nothing") {
+  const fs::path run = fresh_dir("locked");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
+  const std::string last = (run / "checkpoints/last.safetensors").string();
+  const pid_t first = spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--resume", last});
+  REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 3; }));  // it is in its epochs
+  const Run second = run_nabla("train configs/gradcheck.json --quiet --epochs 100000 --set optimizer.learning_rate=0.01 "
+                               "--resume " + last);
+  CAPTURE(second.output);
+  CHECK(second.code == 2);
+  CHECK(second.output.find(run.string() + ": is in use by another nabla run") != std::string::npos);
+  kill(first, SIGTERM);
+  CHECK(exit_code(first) == 143);
+  // The rows are the first run's alone: epochs 1, 2, 3, ... once each.
+  const auto rows = metrics_without_timing(run);
+  for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i]["epoch"] == int(i) + 1);
+  fs::remove_all(run);
+}
+
+TEST_CASE("a signal while a new run loads its data stops it before the first step and leaves no folder") {
+  const fs::path run = fresh_dir("early-signal");
+  fs::remove_all(run);
+  // configs/default.json decodes 70,000 gzipped images before its first step: a few tenths of a second.
+  const pid_t pid = spawn_nabla({"train", "configs/default.json", "--quiet", "--out", run.string()});
+  REQUIRE(wait_for([&] { return fs::exists(run / "config.json"); }));
+  kill(pid, SIGINT);
+  CHECK(exit_code(pid) == 130);
+  CHECK_FALSE(fs::exists(run));
 }
 
 TEST_CASE("nabla eval of best.safetensors gives exactly the test accuracy metrics.jsonl recorded for its epoch") {
