@@ -119,6 +119,15 @@ std::string joined(const std::vector<std::string>& words) {
 // ---------------------------------------------------------------------------------------------
 // The format's objects and their keys, in the order the README and to_json list them.
 
+// A run's name becomes a folder name (runs/NAME, runs/NAME-2, ...).
+constexpr size_t kMaxNameBytes = 200;
+bool usable_name(const std::string& s) {
+  if (s.empty() || s.size() > kMaxNameBytes || s == "." || s == "..") return false;
+  for (const char ch : s)
+    if (ch == '/' || ch == '\\' || (unsigned char)ch < 0x20 || ch == 0x7f) return false;
+  return true;
+}
+
 const std::vector<std::string> kRootKeys = {"name",      "data",     "model",    "loss",
                                             "optimizer", "schedule", "training", "checkpoint"};
 const std::vector<std::string> kDataKeys = {"train", "test",  "format",           "csv_header",
@@ -264,7 +273,7 @@ class Parser {
     Config c;
     c.path = file_;
     c.name = fs::path(file_).stem().string();
-    if (c.name.empty()) c.name = "default";
+    if (!usable_name(c.name)) c.name = "default";
     if (!root.is_object()) {
       error("", "expected an object at the top level, got " + describe(root));
       throw Errors(errors);
@@ -391,14 +400,12 @@ class Parser {
   }
 
   void read_name(const ojson& v, std::string& out) {
-    if (v.is_string()) {
-      const std::string& s = v.get_ref<const std::string&>();
-      if (!s.empty() && s != "." && s != ".." && s.find_first_of("/\\") == std::string::npos) {
-        out = s;
-        return;
-      }
+    if (v.is_string() && usable_name(v.get_ref<const std::string&>())) {
+      out = v.get_ref<const std::string&>();
+      return;
     }
-    error("name", "expected a non-empty string without / or \\, got " + describe(v));
+    error("name", "expected a name for a folder: 1 to " + std::to_string(kMaxNameBytes) +
+                      " bytes, not . or .., without /, \\ or control characters, got " + describe(v));
   }
 
   // --- sections

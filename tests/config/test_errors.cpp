@@ -131,7 +131,12 @@ const std::vector<Case>& cases() {
       {"paths", with_data(R"({"train": {"images": 5, "labels": ""}})"),
        {"FILE: data.train.images: expected a file path (a non-empty string), got 5",
         "FILE: data.train.labels: expected a file path (a non-empty string), got \"\""}},
-      {"name", with(R"("name": "runs/a")"), {"FILE: name: expected a non-empty string without / or \\, got \"runs/a\""}},
+      {"name", with(R"("name": "runs/a")"),
+       {"FILE: name: expected a name for a folder: 1 to 200 bytes, not . or .., without /, \\ or control characters, "
+        "got \"runs/a\""}},
+      {"name with a control character", with(R"("name": "a\nb")"),
+       {"FILE: name: expected a name for a folder: 1 to 200 bytes, not . or .., without /, \\ or control characters, "
+        "got \"a\\nb\""}},
 
       // --- ranges
       {"sgd ranges", with(R"("optimizer": {"learning_rate": 0, "momentum": 1, "weight_decay": -0.1})"),
