@@ -164,10 +164,12 @@ Checkpoint load_checkpoint(const std::string& path) {
   };
   const TensorEntry* first = find("layers.0.weight");
   if (!first) throw fail("missing tensor layers.0.weight");
-  if (first->shape.size() != 2 || first->shape[1] <= 0)
-    throw fail("tensor layers.0.weight: expected shape [units, inputs], found " + shape_text(first->shape));
-  int64_t dense = 0;
-  for (const LayerConfig& l : c.config.layers) dense += l.type == LayerType::dense;
+  int64_t dense = 0, first_units = 0;  // first_units: 0 when the first dense layer is the last (the classes)
+  for (const LayerConfig& l : c.config.layers)
+    if (l.type == LayerType::dense && dense++ == 0) first_units = l.units;
+  if (first->shape.size() != 2 || first->shape[1] <= 0 || (first_units > 0 && first->shape[0] != first_units))
+    throw fail("tensor layers.0.weight: expected shape [" + (first_units > 0 ? std::to_string(first_units) : "units") +
+               ", inputs], found " + shape_text(first->shape));
   const std::string last_name = "layers." + std::to_string(dense - 1) + ".weight";
   const TensorEntry* last = find(last_name);
   if (!last) throw fail("missing tensor " + last_name + " (the config has " + std::to_string(dense) + " dense layers)");
