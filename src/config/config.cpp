@@ -248,6 +248,8 @@ constexpr Range kPositive{0, true, kInf, false, "a number > 0"};
 constexpr Range kNonNegative{0, false, kInf, false, "a number >= 0"};
 constexpr Range kFraction{0, false, 1, true, "a number in [0, 1)"};
 constexpr Range kDecay{0, true, 1, false, "a number in (0, 1]"};
+// The inputs are divided by data.scale in float: far outside float's range they become 0 or infinity.
+constexpr Range kScale{1e-30, false, 1e30, false, "a number in [1e-30, 1e30] (the inputs are divided by it, in float)"};
 
 // "(optimizer.type is "adam")", or "(... is "sgd", the default)" when the key was left out.
 std::string is_note(const std::string& what, const char* value, bool given) {
@@ -425,7 +427,7 @@ class Parser {
         if (format_ok && !csv) error(kp, "applies only to data.format \"csv\" " + note);
         else read_bool(x, kp, d.csv_header);
       } else if (k == "validation") read_int(x, kp, 0, INT64_MAX, d.validation);
-      else if (k == "scale") read_number(x, kp, kPositive, d.scale);
+      else if (k == "scale") read_number(x, kp, kScale, d.scale);
       // At most 2^43 - 1 MiB, so that the budget in bytes fits in 64 bits.
       else if (k == "memory_budget_mb") read_int(x, kp, 1, INT64_MAX >> 20, d.memory_budget_mb, "a positive integer");
       else if (k == "classes") {

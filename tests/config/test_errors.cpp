@@ -159,7 +159,7 @@ const std::vector<Case>& cases() {
        {"FILE: schedule.gamma: expected a number in (0, 1], got 0"}},
       {"data ranges",
        with_data(R"({"train": {"images": "a", "labels": "b"}, "validation": -1, "scale": 0, "memory_budget_mb": 0, "classes": 1})"),
-       {"FILE: data.validation: expected an integer >= 0, got -1", "FILE: data.scale: expected a number > 0, got 0",
+       {"FILE: data.validation: expected an integer >= 0, got -1", "FILE: data.scale: expected a number in [1e-30, 1e30] (the inputs are divided by it, in float), got 0",
         "FILE: data.memory_budget_mb: expected a positive integer, got 0",
         "FILE: data.classes: expected 0 (from the data) or an integer >= 2, got 1"}},
       {"layer ranges",
@@ -237,7 +237,7 @@ const std::vector<Case>& cases() {
            "model": {"layers": [{"units": 0, "activation": "relu"}, {"units": 10, "activation": "softmax"}]},
            "optimizer": {"learning_rate": -1}, "training": {"epochs": "ten"}})",
        {"FILE: nme: unknown key (did you mean \"name\"?)", "FILE: data.train.labels: missing required key",
-        "FILE: data.scale: expected a number > 0, got -1", "FILE: model.layers[0].units: expected a positive integer, got 0",
+        "FILE: data.scale: expected a number in [1e-30, 1e30] (the inputs are divided by it, in float), got -1", "FILE: model.layers[0].units: expected a positive integer, got 0",
         "FILE: optimizer.learning_rate: expected a number > 0, got -1",
         "FILE: training.epochs: expected a positive integer, got \"ten\""}},
   };
