@@ -156,7 +156,7 @@ CsvLayout CsvReader::scan() {
     if (!parse_int(f, label) || label < 0 || label > std::numeric_limits<int32_t>::max()) {
       float v;
       bool number = parse_float(f, v);
-      std::string hint = !number && !header_ && line_ == 1 ? " (is line 1 a header? set data.csv_header to true)" : "";
+      std::string hint = !number && !header_ && line_ == 1 ? " (is line 1 a header? set data.csv_header to true, or pass --csv-header to nabla eval)" : "";
       fail(1, "expected a non-negative integer label, found " + quoted(f) + hint);
     }
     if (label > max_label) max_label = label;
@@ -166,7 +166,7 @@ CsvLayout CsvReader::scan() {
       if (layout.dtype == Dtype::u8 && parse_int(f, i) && i >= 0 && i <= 255) continue;
       float v;
       if (!parse_float(f, v)) {
-        std::string hint = !header_ && line_ == 1 ? " (is line 1 a header? set data.csv_header to true)" : "";
+        std::string hint = !header_ && line_ == 1 ? " (is line 1 a header? set data.csv_header to true, or pass --csv-header to nabla eval)" : "";
         fail(c, "expected a number, found " + quoted(f) + hint);
       }
       layout.dtype = Dtype::f32;

@@ -127,6 +127,7 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
   const std::string& path = source->path();
   begin = opt.begin;
   end = opt.end < 0 ? layout.count : opt.end;
+  if (layout.count == 0) throw Error(path, "", "holds no samples");
   if (begin < 0 || end > layout.count || begin >= end)
     throw Error(path, "", "expected a range of samples 0 <= begin < end <= " + std::to_string(layout.count) +
                               ", found [" + std::to_string(begin) + ", " + std::to_string(end) + ")");

@@ -243,6 +243,7 @@ DataPlan plan_data(const Config& c) {
   p.train = data::inspect(c.data.train, c.data.format, c.data.csv_header);
   p.classes = c.data.classes > 0 ? c.data.classes : p.train.classes;
   const std::string& file = c.path;
+  if (p.train.count == 0) throw Error(file, "data.train", source_name(c.data.train) + " holds no samples");
   if (c.data.classes > 0 && p.train.classes > c.data.classes)
     throw Error(file, "data.classes",
                 "is " + std::to_string(c.data.classes) + " but " + source_name(c.data.train) + " has label " +
@@ -258,6 +259,7 @@ DataPlan plan_data(const Config& c) {
   if (c.data.test.present()) {
     p.has_test = true;
     p.test = data::inspect(c.data.test, c.data.format, c.data.csv_header);
+    if (p.test.count == 0) throw Error(file, "data.test", source_name(c.data.test) + " holds no samples");
     if (p.test.features != p.train.features)
       throw Error(file, "data.test",
                   source_name(c.data.test) + " has " + std::to_string(p.test.features) + " features a sample, the "

@@ -98,7 +98,7 @@ TEST_CASE("csv: the header row") {
   // A header read as data: the error says which line and suggests the setting.
   CHECK(error_of([&] { inspect(csv_source(with), DataFormat::csv, false); }) ==
         with + ": line 1, column 1: expected a non-negative integer label, found \"label\" (is line 1 a header? "
-               "set data.csv_header to true)");
+               "set data.csv_header to true, or pass --csv-header to nabla eval)");
   // csv_header on a file without one: the first row is the header, one sample fewer.
   CHECK(inspect(csv_source(without), DataFormat::csv, true).count == 1);
   // The header must have as many columns as the rows.
@@ -148,7 +148,7 @@ TEST_CASE("csv: ragged rows and bad fields name the line and column") {
   write_text(infinite, "1,2,inf\n");
   CHECK(error_of([&] { inspect(csv_source(infinite), DataFormat::csv, false); }) ==
         infinite + ": line 1, column 3: expected a number, found \"inf\" (is line 1 a header? set data.csv_header to "
-                   "true)");
+                   "true, or pass --csv-header to nabla eval)");
 
   auto label_only = dir.file("label-only.csv");
   write_text(label_only, "1\n2\n");
