@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
@@ -15,7 +16,9 @@ namespace nabla::io {
 namespace {
 
 constexpr const char* kFormat = "nabla-checkpoint";
-constexpr const char* kVersion = "1";
+// Version 2 adds crc32_metadata; version 1 files (tensor CRC only) are still read.
+constexpr const char* kVersion = "2";
+constexpr const char* kCrcKey = "crc32_metadata";
 
 std::string exact(double x) {  // a double as text that parses back to the same bits
   char b[40];
@@ -32,6 +35,15 @@ uint32_t crc32_of(const std::string& bytes) {
     done += n;
   }
   return uint32_t(crc);
+}
+
+// The CRC-32 of the metadata: every key and value but crc32_metadata's own, in key order, each
+// followed by a NUL. It covers crc32, and with it the tensor bytes.
+uint32_t metadata_crc(const std::map<std::string, std::string>& m) {
+  std::string all;
+  for (const auto& [key, value] : m)
+    if (key != kCrcKey) all += key + '\0' + value + '\0';
+  return crc32_of(all);
 }
 
 std::string hex32(uint32_t v) {
@@ -80,6 +92,7 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
   m["epoch_seconds"] = exact(s.epoch_seconds);
   m["lr"] = exact(s.lr);
   m["crc32"] = hex32(crc32_of(data));
+  m[kCrcKey] = hex32(metadata_crc(m));
   write_atomically(path, encode_safetensors(tensors, m));
 }
 
@@ -112,11 +125,18 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (m.empty()) throw fail("__metadata__: missing (not a nabla checkpoint: it holds only tensors)");
   if (get("format") != kFormat)
     throw fail("__metadata__.format: expected \"" + std::string(kFormat) + "\", found \"" + get("format") + "\"");
-  if (get("format_version") != kVersion)
-    throw fail("__metadata__.format_version: expected \"" + std::string(kVersion) + "\", found \"" +
-               get("format_version") + "\" (written by another version of nabla)");
+  const std::string& version = get("format_version");
+  if (version != kVersion && version != "1")
+    throw fail("__metadata__.format_version: expected \"1\" or \"" + std::string(kVersion) + "\", found \"" + version +
+               "\" (written by another version of nabla)");
 
-  // The CRC before anything else is trusted.
+  // The CRCs before anything else is trusted: the metadata's (from version 2), then the tensors'.
+  if (version != "1") {
+    const std::string expected = get(kCrcKey), actual = hex32(metadata_crc(m));
+    if (expected != actual)
+      throw fail("CRC-32 of the metadata: expected " + expected + " (from __metadata__." + kCrcKey + "), found " +
+                 actual + ": the file is damaged");
+  }
   const std::string expected_crc = get("crc32");
   const std::string actual_crc = hex32(crc32_of(file.data));
   if (expected_crc != actual_crc)

@@ -1,5 +1,6 @@
 // Checkpoints: a bit-exact round trip, and a refusal with its own message for every kind of damage.
 #include <doctest/doctest.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <filesystem>
@@ -65,6 +66,17 @@ std::string edit_header(const std::string& file, const std::function<void(nlohma
   const std::string text = h.dump();
   const uint64_t m = text.size();
   return std::string(reinterpret_cast<const char*>(&m), 8) + text + file.substr(8 + n);
+}
+
+// Recomputes __metadata__.crc32_metadata after an edit, as a writer that meant it would: the CRC-32
+// of every other key and value in key order, each followed by a NUL (zlib's CRC, computed here).
+void reseal(nlohmann::json& h) {
+  std::string all;
+  for (const auto& [key, value] : h["__metadata__"].items())
+    if (key != "crc32_metadata") all += key + '\0' + value.get<std::string>() + '\0';
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08lx", crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(all.data()), uInt(all.size())));
+  h["__metadata__"]["crc32_metadata"] = hex;
 }
 
 std::string load_error(const fs::path& p) {
@@ -195,9 +207,16 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
        "__metadata__: missing"},
       {"garbage metadata", edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["format"] = "pickle"; }),
        "__metadata__.format: expected \"nabla-checkpoint\", found \"pickle\""},
-      {"metadata config not JSON", edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["config"] = "{oops"; }),
+      {"a metadata value changed (one bit: '1' to '9')",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["epoch_correct"] = "9"; }),
+       "CRC-32 of the metadata: expected "},
+      {"another format version", edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["format_version"] = "3"; }),
+       "__metadata__.format_version: expected \"1\" or \"2\", found \"3\""},
+      {"metadata config not JSON",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["config"] = "{oops", reseal(h); }),
        "__metadata__.config: not JSON"},
-      {"metadata step not a number", edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["step"] = "ten"; }),
+      {"metadata step not a number",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["step"] = "ten", reseal(h); }),
        "__metadata__.step: expected a non-negative integer, found \"ten\""},
       {"metadata not strings", edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["epoch"] = 2; }),
        "__metadata__.epoch: expected a string, found number"},
@@ -211,6 +230,15 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
     CHECK(message.find(p.string() + ": ") == 0);  // names the file first
     CHECK(message.find(c.message) != std::string::npos);
     CHECK(message.find('\n') == std::string::npos);
+  }
+  // A version 1 file (written before the metadata had a CRC of its own) still loads.
+  {
+    const fs::path p = temp_path("v1.safetensors");
+    write_bytes(p, edit_header(bytes, [](nlohmann::json& h) {
+                  h["__metadata__"]["format_version"] = "1";
+                  h["__metadata__"].erase("crc32_metadata");
+                }));
+    CHECK(load_error(p) == "(loaded)");
   }
   // An F64 tensor where F32 belongs, with a consistent byte count.
   {
