@@ -445,6 +445,14 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   };
 
   const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  // A checkpoint's position must be one this data's epochs can reach: the same data files, rewritten
+  // with another sample count, would otherwise resume at a place that does not exist.
+  if (from && (st.batch >= steps_per_epoch || st.step != st.epoch * steps_per_epoch + st.batch ||
+               st.epoch_correct > st.epoch_seen))
+    throw Error(options.resume, "",
+                "its position (epoch " + std::to_string(st.epoch) + ", batch " + std::to_string(st.batch) + ", step " +
+                    std::to_string(st.step) + ") does not fit the data's " + std::to_string(steps_per_epoch) +
+                    " batches an epoch (were the data files changed?)");
   // A cosine curve spans training.epochs: another count re-spaces it from the resumed step on.
   if (from && c.schedule.type == ScheduleKind::cosine && from->config.training.epochs != c.training.epochs) {
     const double was = learning_rate(c.schedule, c.optimizer.learning_rate, st.step, steps_per_epoch,

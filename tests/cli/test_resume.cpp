@@ -236,6 +236,28 @@ TEST_CASE("SIGINT finishes the step, writes a loadable checkpoint, and the run r
   fs::remove_all(cut);
 }
 
+TEST_CASE("a checkpoint whose data files were replaced by others with fewer samples is refused on resume") {
+  const fs::path dir = fresh_dir("replaced-data");
+  fs::create_directories(dir);
+  const std::string samples = std::string(NABLA_SOURCE_DIR) + "/data/samples/";
+  fs::copy_file(samples + "fashion-train-2000-images-idx3-ubyte.gz", dir / "images.gz");
+  fs::copy_file(samples + "fashion-train-2000-labels-idx1-ubyte.gz", dir / "labels.gz");
+  const std::string data = " --set data.train.images=" + (dir / "images.gz").string() +
+                           " --set data.train.labels=" + (dir / "labels.gz").string();
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1" + data + " --out " + (dir / "run").string()).code ==
+          0);
+  // The same paths, now 500 samples: 300 for training, 10 batches an epoch where the run had 57.
+  fs::copy_file(samples + "fashion-test-500-images-idx3-ubyte.gz", dir / "images.gz", fs::copy_options::overwrite_existing);
+  fs::copy_file(samples + "fashion-test-500-labels-idx1-ubyte.gz", dir / "labels.gz", fs::copy_options::overwrite_existing);
+  const Run r = run_nabla("train configs/gradcheck.json --quiet --epochs 2" + data + " --resume " +
+                          (dir / "run/checkpoints/last.safetensors").string());
+  CAPTURE(r.output);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("its position (epoch 1, batch 0, step 57) does not fit the data's 10 batches an epoch") !=
+        std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a run folder in use by a training run is refused to a second one, which changes nothing") {
   const fs::path run = fresh_dir("locked");
   REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
