@@ -316,6 +316,9 @@ int run(int argc, char** argv) {
   train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
   train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
   train->add_flag("--check-no-input", f.check_no_input, "Do not check the gradient with respect to the input")->group(gc);
+  for (const char* check_flag :
+       {"--check-batch", "--check-samples", "--check-epsilon", "--check-tolerance", "--check-floor", "--check-no-input"})
+    train->get_option(check_flag)->needs("--gradcheck");  // not silently ignored
   train->get_option("--dry-run")->excludes("--gradcheck");
   train->get_option("--resume")->excludes("--dry-run")->excludes("--gradcheck");
 
@@ -325,7 +328,7 @@ int run(int argc, char** argv) {
   auto* images = eval->add_option("--images", ef.images, "IDX images to evaluate on (default: the config's test set)");
   auto* labels = eval->add_option("--labels", ef.labels, "IDX labels for --images");
   auto* csv = eval->add_option("--csv", ef.csv, "A CSV file to evaluate on (label first)");
-  eval->add_flag("--csv-header", ef.csv_header, "The CSV file's first row is a header");
+  eval->add_flag("--csv-header", ef.csv_header, "The CSV file's first row is a header")->needs(csv);
   eval->add_flag("--json", ef.json, "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
   images->needs(labels);
   labels->needs(images);

@@ -276,6 +276,28 @@ DataPlan plan_data(const Config& c) {
                 "the output layer has " + std::to_string(out.units) + " units but the data has " +
                     std::to_string(p.classes) + " classes (labels 0.." + std::to_string(p.classes - 1) + " in " +
                     source_name(c.data.train) + ")");
+
+  // What the network will take, before anything is allocated: the parameters, their gradients, the
+  // optimiser's moments and a checkpoint's copies of them, and per batch row the activations, the
+  // δ and the dropout masks of every layer. Far over the machine's memory is a config error, said
+  // here (and by --dry-run), not an allocation that fails later.
+  double params = 0, units = 0, in = double(p.train.features);
+  for (const LayerConfig& l : c.layers) {
+    if (l.type != LayerType::dense) continue;
+    const double out_units = l.units > 0 ? double(l.units) : double(p.classes);
+    params += in * out_units + out_units;
+    units += out_units;
+    in = out_units;
+  }
+  const double moments = c.optimizer.type == OptimizerKind::sgd ? (c.optimizer.momentum > 0 ? 1 : 0) : 2;
+  const double batch = double(std::min(c.training.batch_size, p.train.count));
+  const double need = 4 * params * (3 + 2 * moments) + 4 * batch * (units + double(p.train.features)) * 5;
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (memory > 0 && need > memory)
+    throw Error(file, "model.layers",
+                format("the network needs about %.3g GB", need / 1e9) + " (" + format("%.4g", params) +
+                    " parameters, their gradients, optimiser state and checkpoint copies, and a batch's activations), " +
+                    format("more than this machine's %.3g GB of memory", memory / 1e9));
   return p;
 }
 

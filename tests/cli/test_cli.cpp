@@ -61,6 +61,16 @@ TEST_CASE("a bad --set value names the config file and the key") {
   CHECK(r.output.find("configs/gradcheck.json: training.batch_size:") != std::string::npos);
 }
 
+TEST_CASE("a network far larger than the machine's memory is refused before anything is allocated") {
+  // 784 x 10^8 weights in the first layer alone: hundreds of gigabytes with their optimiser state.
+  const Run r = run_nabla("train configs/gradcheck.json --dry-run --set model.layers[0].units=100000000");
+  CAPTURE(r.output);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("configs/gradcheck.json: model.layers: the network needs about ") == 0);
+  CHECK(r.output.find("more than this machine's") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+}
+
 TEST_CASE("bf16 on a CPU without AVX-512 BF16 is refused, naming the config and the key") {
   // oneDNN's DNNL_MAX_CPU_ISA makes this CPU look like one without bf16 instructions.
   setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE", 1);
