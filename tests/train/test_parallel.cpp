@@ -79,6 +79,61 @@ TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real da
   }
 }
 
+TEST_CASE("the threaded step with dropout follows the gradient of its own masked loss, by central differences") {
+  // A step's dropout masks come from (seed, thread, phase): compute() with the same seed masks the
+  // same units, so the loss with those masks is a function of the parameters alone, and plain SGD
+  // at rate 1 takes exactly its gradient as computed by the threads (θ − θ').
+  DataSource src;
+  src.images = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-images-idx3-ubyte.gz";
+  src.labels = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz";
+  data::LoaderOptions o;
+  o.end = 37;
+  o.batch_size = 37;
+  o.shuffle = false;
+  o.defer_conversion = true;  // the threads scale the bytes, as in training
+  data::BatchLoader loader(src, DataFormat::idx, false, o);
+  loader.start_epoch(0);
+  data::Batch b;
+  REQUIRE(loader.next(b));
+  // Input dropout, the first layer split by units (phase 1), dropout between the upper layers.
+  const std::vector<LayerConfig> layers = {test_layers::dropout(0.2), dense(12, Activation::tanh),
+                                           test_layers::dropout(0.3), dense(11, Activation::sigmoid),
+                                           test_layers::dropout(0.25), dense(10, Activation::softmax)};
+  OptimizerConfig plain;
+  plain.learning_rate = 1;
+  plain.momentum = 0;
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    Network<float> net(layers, 784, 10, LossKind::cross_entropy, 37);
+    Rng init(3);
+    net.initialize(init);
+    const std::vector<float> theta = net.params();
+    DataParallel step(net, threads);
+    constexpr uint64_t seed = 11;
+    Optimizer sgd(plain, theta.size());
+    REQUIRE(step.compute(b, seed).finite);
+    REQUIRE(step.update(sgd, 1.0));
+    std::vector<double> backprop(theta.size());
+    for (size_t k = 0; k < theta.size(); ++k) backprop[k] = double(theta[k]) - double(net.params()[k]);
+
+    auto loss_at = [&](size_t k, float delta) {
+      net.params() = theta;
+      net.params()[k] += delta;
+      return step.compute(b, seed).loss;
+    };
+    const float eps = 1e-2f;
+    double err = 0, norm = 0;
+    for (size_t k = 0; k < theta.size(); k += theta.size() / 97) {  // ~100 entries from every tensor
+      const double fd = (loss_at(k, eps) - loss_at(k, -eps)) / (2.0 * double(eps));
+      err += (fd - backprop[k]) * (fd - backprop[k]);
+      norm += backprop[k] * backprop[k];
+    }
+    CAPTURE(std::sqrt(norm));
+    CHECK(std::sqrt(norm) > 1e-3);  // a gradient there is to check
+    CHECK(std::sqrt(err / norm) < 5e-3);
+  }
+}
+
 TEST_CASE("a gradient that would overflow is caught from the bounds, before the update, with a finite loss") {
   // 5 inputs of 3e37 through a linear layer of weights 2: activations of 3e38, still finite. The
   // next layer's weights are tiny, so the loss is finite too; but its weight gradient sums six
