@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -50,10 +51,20 @@ bool parse_float(std::string_view f, float& v) {
   return ec == std::errc() && p == end && !f.empty() && std::isfinite(v);
 }
 
+// A field for a message: its first 24 bytes, quoted, with control bytes (a NUL would end the
+// message where it is printed) written as \xNN.
 std::string quoted(std::string_view f) {
   if (f.empty()) return "an empty field";
   std::string s = "\"";
-  s.append(f.substr(0, 24));
+  for (const char ch : f.substr(0, 24)) {
+    if ((unsigned char)ch < 0x20 || ch == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", unsigned((unsigned char)ch));
+      s += hex;
+    } else {
+      s += ch;
+    }
+  }
   if (f.size() > 24) s += "...";
   s += '"';
   return s;

@@ -144,6 +144,12 @@ TEST_CASE("csv: ragged rows and bad fields name the line and column") {
   CHECK(error_of([&] { inspect(csv_source(fraction), DataFormat::csv, false); }) ==
         fraction + ": line 1, column 1: expected a non-negative integer label, found \"1.5\"");
 
+  // A control byte in a field is written out, not printed: a NUL would end the message there.
+  auto nul = dir.file("nul.csv");
+  write_text(nul, std::string("1,2,3\n1,\0x,3\n", 14));
+  CHECK(error_of([&] { inspect(csv_source(nul), DataFormat::csv, false); }) ==
+        nul + ": line 2, column 2: expected a number, found \"\\x00x\"");
+
   auto infinite = dir.file("inf.csv");
   write_text(infinite, "1,2,inf\n");
   CHECK(error_of([&] { inspect(csv_source(infinite), DataFormat::csv, false); }) ==
