@@ -146,8 +146,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
     expected = t.end;
   }
   if (expected != data_size)
-    throw fail(std::to_string(data_size - expected) + " bytes after the last tensor: expected the data to end at " +
-               std::to_string(expected));
+    throw fail("the header's tensors end at data byte " + std::to_string(expected) + " but " +
+               std::to_string(data_size) + " bytes of data follow it: " + std::to_string(data_size - expected) +
+               " bytes belong to no tensor (one missing from the header?)");
   return out;
 }
 
