@@ -103,16 +103,18 @@ SafetensorsFile read_safetensors(const std::string& path) {
     if (!v.is_object()) throw fail(where + "expected an object with dtype, shape and data_offsets");
     TensorEntry t;
     t.name = name;
-    if (!v.contains("dtype") || !v["dtype"].is_string()) throw fail(where + "dtype: expected a string");
+    for (const char* key : {"dtype", "shape", "data_offsets"})
+      if (!v.contains(key)) throw fail(where + key + ": missing");
+    if (!v["dtype"].is_string()) throw fail(where + "dtype: expected a string");
     t.dtype = v["dtype"].get<std::string>();
     const size_t esize = dtype_size(t.dtype);
     if (esize == 0) throw fail(where + "dtype: expected F32 or F64, found " + t.dtype);
-    if (!v.contains("shape") || !v["shape"].is_array()) throw fail(where + "shape: expected an array of sizes");
+    if (!v["shape"].is_array()) throw fail(where + "shape: expected an array of sizes");
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned()) throw fail(where + "shape: expected non-negative integers, found " + d.dump());
       t.shape.push_back(d.get<int64_t>());
     }
-    const auto& off = v.contains("data_offsets") ? v["data_offsets"] : nlohmann::json();
+    const auto& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       throw fail(where + "data_offsets: expected [begin, end], found " + off.dump());
     t.begin = off[0].get<uint64_t>();
