@@ -61,6 +61,22 @@ TEST_CASE("a bad --set value names the config file and the key") {
   CHECK(r.output.find("configs/gradcheck.json: training.batch_size:") != std::string::npos);
 }
 
+TEST_CASE("a config or checkpoint that is not a regular file is refused, and unwritable output fails the command") {
+  // /dev/null reads as empty at once, so a regression is an error of another kind, not a hang.
+  const Run config = run_nabla("train /dev/null --dry-run");
+  CHECK(config.code == 2);
+  CHECK(config.output == "/dev/null: is not a regular file (a device or a pipe?), expected a JSON config file\n");
+  const Run checkpoint = run_nabla("eval /dev/null");
+  CHECK(checkpoint.code == 2);
+  CHECK(checkpoint.output ==
+        "/dev/null: is not a regular file (a device or a pipe?), expected a safetensors checkpoint file\n");
+  // What --dry-run prints is its result: a full disk under standard output is a failure.
+  if (std::filesystem::exists("/dev/full")) {
+    const Run full = run_nabla("train configs/gradcheck.json --dry-run > /dev/full 2> /dev/null; echo exit=$?");
+    CHECK(full.output.find("exit=2") != std::string::npos);
+  }
+}
+
 TEST_CASE("a network far larger than the machine's memory is refused before anything is allocated") {
   // 784 x 10^8 weights in the first layer alone: hundreds of gigabytes with their optimiser state.
   const Run r = run_nabla("train configs/gradcheck.json --dry-run --set model.layers[0].units=100000000");
