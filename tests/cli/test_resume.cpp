@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/helpers.hpp"
+#include "io/checkpoint.hpp"
 #include "io/safetensors.hpp"
 #include "math/bf16.hpp"
 
@@ -35,8 +36,9 @@ std::string bytes_of(const fs::path& p) {
 // The model and optimiser tensors of a checkpoint, as raw bytes.
 std::string tensor_bytes(const fs::path& p) { return nabla::io::read_safetensors(p.string()).data; }
 
-// nabla started in the background from the source folder, its output to /dev/null.
-pid_t spawn_nabla(std::vector<std::string> args) {
+// nabla started in the background from the source folder, its output to /dev/null (or its
+// standard error to `errors`).
+pid_t spawn_nabla(std::vector<std::string> args, const std::string& errors = "/dev/null") {
   args.insert(args.begin(), NABLA_BINARY);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -44,7 +46,7 @@ pid_t spawn_nabla(std::vector<std::string> args) {
   posix_spawn_file_actions_t quiet;
   posix_spawn_file_actions_init(&quiet);
   posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&quiet, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = -1;
   REQUIRE(chdir(NABLA_SOURCE_DIR) == 0);
   REQUIRE(posix_spawn(&pid, NABLA_BINARY, &quiet, nullptr, argv.data(), environ) == 0);
@@ -275,6 +277,23 @@ TEST_CASE("a run folder in use by a training run is refused to a second one, whi
   const auto rows = metrics_without_timing(run);
   for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i]["epoch"] == int(i) + 1);
   fs::remove_all(run);
+}
+
+TEST_CASE("SIGHUP (the terminal closed) stops after the step with a checkpoint, as SIGINT does") {
+  const fs::path run = fresh_dir("sighup");
+  const fs::path errors = run.string() + ".err";
+  const pid_t pid =
+      spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--out", run.string()},
+                  errors.string());
+  REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 2; }));
+  kill(pid, SIGHUP);
+  CHECK(exit_code(pid) == 129);
+  const std::string said = bytes_of(errors);
+  CHECK(said.find("stopped by SIGHUP") == 0);
+  CHECK(said.find("resume with --resume") != std::string::npos);
+  CHECK_NOTHROW(nabla::io::load_checkpoint((run / "checkpoints/last.safetensors").string()));
+  fs::remove_all(run);
+  fs::remove(errors);
 }
 
 TEST_CASE("a signal while a new run loads its data stops it before the first step and leaves no folder") {
