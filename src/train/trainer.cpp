@@ -68,10 +68,9 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
 }
 
 // SIGINT, SIGTERM and SIGHUP (the terminal closed) while training: the first asks the loop to stop
-// after the current step and write a checkpoint; a second one stops at once.
+// after the current step and write a checkpoint; a second one, later than 0.2 s, stops at once.
 std::atomic<int> g_signal{0};
-
-std::atomic<int64_t> g_signal_ns{0};  // when the first one came
+std::atomic<int64_t> g_signal_ns{0};  // when the first one came (lock-free: read in the handler)
 
 int64_t monotonic_ns() {  // async-signal-safe
   timespec t{};
