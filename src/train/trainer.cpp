@@ -390,6 +390,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   if (!in_place && fs::is_directory(out, ec) && !fs::is_empty(out, ec))
     throw Error(out.string(), "", std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
                                       " needs a new or empty folder (--out)");
+  const bool created = !fs::exists(out, ec);
   fs::create_directories(ckpt_dir, ec);
   if (ec) throw Error(out.string(), "", "cannot create the run folder: " + ec.message());
   const FolderLock lock(out);
@@ -484,10 +485,14 @@ TrainResult train(const Config& c, const TrainOptions& options) {
                            format("%.4g", now) + " (" + format("%.4g", was) + " over " +
                            std::to_string(from->config.training.epochs) + ")");
   }
-  if (g_signal) {  // while loading: a new run's folder goes (all in it is this run's); a resumed one is as it was
-    if (!from) fs::remove_all(out, ec);
+  if (g_signal) {  // while loading: a new run's files go (and its folder, if it made it); a resumed one is as it was
+    if (!from) {
+      for (const char* name : {"config.json", "checkpoints", ".lock"}) fs::remove_all(out / name, ec);
+      if (created) fs::remove(out, ec);
+    }
     throw Interrupted("stopped by " + signal_name(g_signal) + " before the first step: " +
-                          (from ? "the run is as it was" : "nothing was trained, and " + out.string() + " is removed"),
+                          (from ? "the run is as it was" : "nothing was trained, and its files in " + out.string() +
+                                                               " are removed"),
                       g_signal.load());
   }
   ProgressDisplay progress(options.progress, c.training.epochs, steps_per_epoch);
