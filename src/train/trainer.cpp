@@ -22,6 +22,7 @@
 
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
+#include "io/safetensors.hpp"
 #include "math/bf16.hpp"
 #include "math/blas.hpp"
 #include "math/finite.hpp"
@@ -70,7 +71,7 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
 // SIGINT, SIGTERM and SIGHUP (the terminal closed) while training: the first asks the loop to stop
 // after the current step and write a checkpoint; a second one, later than 0.2 s, stops at once.
 std::atomic<int> g_signal{0};
-std::atomic<int64_t> g_signal_ns{0};  // when the first one came (lock-free: read in the handler)
+std::atomic<int64_t> g_signal_ns{0};  // when the first one came, 0 before (lock-free: used in the handler)
 
 int64_t monotonic_ns() {  // async-signal-safe
   timespec t{};
@@ -80,13 +81,15 @@ int64_t monotonic_ns() {  // async-signal-safe
 
 // A second signal within 0.2 s of the first is the same request twice (`timeout` and `kill` of a
 // process group deliver one to the process and one to its group), not a second Ctrl-C.
+// The time is claimed first, so a second signal handled on another thread at the same moment sees it.
 extern "C" void on_signal(int sig) {
   const int64_t now = monotonic_ns();
-  if (g_signal.exchange(sig) == 0) {
-    g_signal_ns = now;
+  int64_t first = 0;
+  if (g_signal_ns.compare_exchange_strong(first, now)) {
+    g_signal = sig;
     return;
   }
-  if (now - g_signal_ns.load() > 200000000) _exit(128 + sig);
+  if (now - first > 200000000) _exit(128 + sig);
 }
 
 std::string signal_name(int sig) {
@@ -97,12 +100,15 @@ class SignalGuard {
  public:
   SignalGuard() {
     g_signal = 0;
+    g_signal_ns = 0;
     struct sigaction sa = {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
-    sigaction(SIGHUP, &sa, &old_hup_);
+    // A run started under nohup ignores SIGHUP, and keeps ignoring it.
+    sigaction(SIGHUP, nullptr, &old_hup_);
+    if (old_hup_.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
   }
   ~SignalGuard() {
     sigaction(SIGINT, &old_int_, nullptr);
@@ -178,22 +184,31 @@ std::string epoch_file(int64_t epoch) {
   return b;
 }
 
-// The newest epoch metrics.jsonl has a row for (0 when none).
-int64_t newest_row(const fs::path& file) {
-  std::ifstream in(file);
-  int64_t newest = 0;
-  for (std::string line; std::getline(in, line);) {
-    const auto row = nlohmann::json::parse(line, nullptr, false);
-    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].is_number_integer())
-      newest = std::max(newest, row["epoch"].get<int64_t>());
+// Whether a checkpoints folder holds a state saved after `step` (of a run at `epoch` epochs done):
+// an epoch file of a later epoch, or a last or best checkpoint of a later step. A checkpoint that
+// cannot be read tells nothing and is passed over. `newest` is the latest epoch found.
+bool holds_later_state(const fs::path& dir, int64_t epoch, int64_t step, int64_t& newest) {
+  bool later = false;
+  newest = epoch;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (const int64_t n = epoch_of_file(name); n > epoch) later = true, newest = std::max(newest, n);
+    if (name != "last.safetensors" && name != "best.safetensors") continue;
+    try {
+      const auto m = io::read_safetensors(e.path().string()).metadata;
+      if (std::stoll(m.at("step")) > step) later = true, newest = std::max(newest, int64_t(std::stoll(m.at("epoch"))));
+    } catch (const std::exception&) {
+    }
   }
-  return newest;
+  return later;
 }
 
 // Whether two paths name the same folder (either may not exist yet).
 bool same_folder(const fs::path& a, const fs::path& b) {
-  std::error_code ec;
-  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
+  std::error_code ea, eb;
+  const fs::path ca = fs::weakly_canonical(a, ea), cb = fs::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
 }
 
 std::string format(const char* fmt, double x) {
@@ -343,8 +358,10 @@ class FolderLock {
     fd_ = ::open((folder / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(folder.string(), "", std::string("cannot create its .lock file: ") + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int why = errno;
       ::close(fd_);
-      throw Error(folder.string(), "", "is in use by another nabla run (it holds the folder's .lock)");
+      if (why == EWOULDBLOCK) throw Error(folder.string(), "", "is in use by another nabla run (it holds the folder's .lock)");
+      throw Error(folder.string(), "", std::string("cannot lock its .lock file: ") + std::strerror(why));
     }
   }
   ~FolderLock() { ::close(fd_); }
@@ -394,13 +411,12 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   fs::create_directories(ckpt_dir, ec);
   if (ec) throw Error(out.string(), "", "cannot create the run folder: " + ec.message());
   const FolderLock lock(out);
-  if (in_place)
-    if (const int64_t newest = newest_row(out / "metrics.jsonl"); newest > from->state.epoch)
-      throw Error(options.resume, "",
-                  "holds epoch " + std::to_string(from->state.epoch) + " of a run that went on to epoch " +
-                      std::to_string(newest) + ": resume it into a new folder (--out) so that the later epochs' "
-                      "checkpoints and metrics are kept");
-  io::write_atomically((out / "config.json").string(), to_json(c).dump(2) + "\n");
+  int64_t newest = 0;
+  if (in_place && holds_later_state(ckpt_dir, from->state.epoch, from->state.step, newest))
+    throw Error(options.resume, "",
+                "holds step " + std::to_string(from->state.step) + " (epoch " + std::to_string(from->state.epoch) +
+                    ") of a run that went on " + (newest > from->state.epoch ? "to epoch " + std::to_string(newest) : "past it") +
+                    ": resume it into a new folder (--out) so that the later checkpoints are kept");
 
   // One seed, separate streams: initialisation, shuffling, dropout.
   Rng init_rng = Rng::stream(c.training.seed, 0);
@@ -436,6 +452,20 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   const EarlyStoppingConfig& es = c.training.early_stopping;
   const bool higher_is_better = es.metric != "val_loss";
 
+  // A signal while loading stops the run before it writes anything but the folder and its lock: a
+  // run in a new folder takes them away again (the folder only when it made it); a resumed run in
+  // its own folder is as it was.
+  if (g_signal) {
+    if (!in_place) {
+      for (const char* name : {"checkpoints", ".lock"}) fs::remove_all(out / name, ec);
+      if (created) fs::remove(out, ec);
+    }
+    throw Interrupted("stopped by " + signal_name(g_signal) + " before the first step: " +
+                          (in_place ? "the run is as it was" : "nothing was written to " + out.string()),
+                      g_signal.load());
+  }
+  io::write_atomically((out / "config.json").string(), to_json(c).dump(2) + "\n");
+
   io::RunState st;
   st.best_metric = higher_is_better ? -1.0 : INFINITY;
   if (from) {
@@ -469,7 +499,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   const int64_t steps_per_epoch = train_loader.batches_per_epoch();
   // A checkpoint's position must be one this data's epochs can reach: the same data files, rewritten
   // with another sample count, would otherwise resume at a place that does not exist.
-  if (from && (st.batch >= steps_per_epoch || st.step != st.epoch * steps_per_epoch + st.batch ||
+  if (from && (st.batch > steps_per_epoch || st.step != st.epoch * steps_per_epoch + st.batch ||
                st.epoch_correct > st.epoch_seen))
     throw Error(options.resume, "",
                 "its position (epoch " + std::to_string(st.epoch) + ", batch " + std::to_string(st.batch) + ", step " +
@@ -484,16 +514,6 @@ TrainResult train(const Config& c, const TrainOptions& options) {
                            " epochs: the learning rate at step " + std::to_string(st.step + 1) + " is " +
                            format("%.4g", now) + " (" + format("%.4g", was) + " over " +
                            std::to_string(from->config.training.epochs) + ")");
-  }
-  if (g_signal) {  // while loading: a new run's files go (and its folder, if it made it); a resumed one is as it was
-    if (!from) {
-      for (const char* name : {"config.json", "checkpoints", ".lock"}) fs::remove_all(out / name, ec);
-      if (created) fs::remove(out, ec);
-    }
-    throw Interrupted("stopped by " + signal_name(g_signal) + " before the first step: " +
-                          (from ? "the run is as it was" : "nothing was trained, and its files in " + out.string() +
-                                                               " are removed"),
-                      g_signal.load());
   }
   ProgressDisplay progress(options.progress, c.training.epochs, steps_per_epoch);
   std::ofstream metrics(out / "metrics.jsonl", std::ios::app);

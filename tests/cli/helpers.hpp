@@ -46,7 +46,8 @@ inline std::vector<nlohmann::json> metrics_without_timing(const std::filesystem:
   std::ifstream f(run / "metrics.jsonl");
   std::string line;
   while (std::getline(f, line)) {
-    auto j = nlohmann::json::parse(line);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;  // a row still being written by a live run
     j.erase("seconds");
     j.erase("samples_per_second");
     rows.push_back(j);

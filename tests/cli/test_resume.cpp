@@ -43,14 +43,23 @@ pid_t spawn_nabla(std::vector<std::string> args, const std::string& errors = "/d
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // With SIGINT, SIGTERM and SIGHUP at their defaults, whatever this test runs under (nohup, say).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_t quiet;
   posix_spawn_file_actions_init(&quiet);
   posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&quiet, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = -1;
   REQUIRE(chdir(NABLA_SOURCE_DIR) == 0);
-  REQUIRE(posix_spawn(&pid, NABLA_BINARY, &quiet, nullptr, argv.data(), environ) == 0);
+  REQUIRE(posix_spawn(&pid, NABLA_BINARY, &quiet, &attr, argv.data(), environ) == 0);
   posix_spawn_file_actions_destroy(&quiet);
+  posix_spawnattr_destroy(&attr);
   return pid;
 }
 
@@ -67,6 +76,20 @@ int exit_code(pid_t pid) {
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+// A spawned nabla that a failed REQUIRE, leaving the test early, does not leave running.
+struct Child {
+  pid_t pid;
+  ~Child() {
+    if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+  }
+  int stop(int sig) {  // its exit code
+    kill(pid, sig);
+    const int code = exit_code(pid);
+    pid = -1;
+    return code;
+  }
+};
 
 }  // namespace
 
@@ -107,8 +130,8 @@ TEST_CASE("a cosine run branched from an older checkpoint into a new folder cont
   const Run in_place = run_nabla(cosine + " --resume " + second.string());
   CAPTURE(in_place.output);
   CHECK(in_place.code == 2);
-  CHECK(in_place.output.find("holds epoch 2 of a run that went on to epoch 4: resume it into a new folder (--out)") !=
-        std::string::npos);
+  CHECK(in_place.output.find("holds step 114 (epoch 2) of a run that went on to epoch 4: resume it into a new folder "
+                             "(--out)") != std::string::npos);
   CHECK(bytes_of(whole / "checkpoints/last.safetensors") == before);
   CHECK(metrics_without_timing(whole).size() == 4);
 
@@ -143,6 +166,27 @@ TEST_CASE("resuming a cosine run with more epochs says how the learning rate cha
   CHECK(r.output.find("the cosine schedule now spans 4 epochs: the learning rate at step 115 is 0.0005 (0 over 2)") !=
         std::string::npos);
   fs::remove_all(run);
+}
+
+TEST_CASE("a run stopped between an epoch's metrics row and its checkpoints resumes in place, the row made again") {
+  // The row of epoch 2 is on disk, its checkpoints are not: they are still epoch 1's (taken here
+  // from a 1-epoch run of the same seed, which is the same state).
+  const fs::path whole = fresh_dir("row-first"), one = fresh_dir("row-first-one");
+  const std::string cfg = "train configs/gradcheck.json --quiet --set checkpoint.every=0";
+  REQUIRE(run_nabla(cfg + " --epochs 2 --out " + whole.string()).code == 0);
+  REQUIRE(run_nabla(cfg + " --epochs 1 --out " + one.string()).code == 0);
+  const auto rows = metrics_without_timing(whole);
+  const std::string weights = tensor_bytes(whole / "checkpoints/last.safetensors");
+  for (const char* name : {"last.safetensors", "best.safetensors"})
+    fs::copy_file(one / "checkpoints" / name, whole / "checkpoints" / name, fs::copy_options::overwrite_existing);
+
+  const Run resumed = run_nabla(cfg + " --epochs 2 --resume " + (whole / "checkpoints/last.safetensors").string());
+  CAPTURE(resumed.output);
+  REQUIRE(resumed.code == 0);
+  CHECK(metrics_without_timing(whole) == rows);  // epoch 2's row once, the same
+  CHECK(tensor_bytes(whole / "checkpoints/last.safetensors") == weights);
+  fs::remove_all(whole);
+  fs::remove_all(one);
 }
 
 TEST_CASE("a float run resumes in bf16: the change is reported, summary.json records it, and it trains on") {
@@ -264,15 +308,14 @@ TEST_CASE("a run folder in use by a training run is refused to a second one, whi
   const fs::path run = fresh_dir("locked");
   REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
   const std::string last = (run / "checkpoints/last.safetensors").string();
-  const pid_t first = spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--resume", last});
+  Child first{spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--resume", last})};
   REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 3; }));  // it is in its epochs
   const Run second = run_nabla("train configs/gradcheck.json --quiet --epochs 100000 --set optimizer.learning_rate=0.01 "
                                "--resume " + last);
   CAPTURE(second.output);
   CHECK(second.code == 2);
   CHECK(second.output.find(run.string() + ": is in use by another nabla run") != std::string::npos);
-  kill(first, SIGTERM);
-  CHECK(exit_code(first) == 143);
+  CHECK(first.stop(SIGTERM) == 143);
   // The rows are the first run's alone: epochs 1, 2, 3, ... once each.
   const auto rows = metrics_without_timing(run);
   for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i]["epoch"] == int(i) + 1);
@@ -282,12 +325,10 @@ TEST_CASE("a run folder in use by a training run is refused to a second one, whi
 TEST_CASE("SIGHUP (the terminal closed) stops after the step with a checkpoint, as SIGINT does") {
   const fs::path run = fresh_dir("sighup");
   const fs::path errors = run.string() + ".err";
-  const pid_t pid =
-      spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--out", run.string()},
-                  errors.string());
+  Child child{spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--out", run.string()},
+                          errors.string())};
   REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 2; }));
-  kill(pid, SIGHUP);
-  CHECK(exit_code(pid) == 129);
+  CHECK(child.stop(SIGHUP) == 129);
   const std::string said = bytes_of(errors);
   CHECK(said.find("stopped by SIGHUP") == 0);
   CHECK(said.find("resume with --resume") != std::string::npos);
@@ -296,14 +337,40 @@ TEST_CASE("SIGHUP (the terminal closed) stops after the step with a checkpoint, 
   fs::remove(errors);
 }
 
+TEST_CASE("a run of one batch an epoch, stopped by a signal in that batch, resumes") {
+  // 1800 training samples in one batch: a signal during an epoch's only step leaves a checkpoint at
+  // batch 1 of 1 (one between steps, at batch 0: then the run is tried again).
+  const fs::path run = fresh_dir("one-batch");
+  const fs::path last = run / "checkpoints/last.safetensors";
+  const std::string one_batch = "training.batch_size=1800";
+  nabla::io::RunState at;
+  for (int attempt = 0; attempt < 10 && at.batch == 0; ++attempt) {
+    fs::remove_all(run);
+    Child child{spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--set", one_batch,
+                             "--set", "model.layers[0].units=512", "--out", run.string()})};
+    REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 2; }));
+    // A row is written just before the epoch's checkpoints: land elsewhere in the epoch's cycle.
+    std::this_thread::sleep_for(std::chrono::milliseconds(7 + 11 * attempt));
+    CHECK(child.stop(SIGINT) == 130);
+    at = nabla::io::load_checkpoint(last.string()).state;
+  }
+  REQUIRE(at.batch == 1);
+  const Run resumed = run_nabla("train configs/gradcheck.json --quiet --set " + one_batch +
+                                " --set model.layers[0].units=512 --epochs " + std::to_string(at.epoch + 2) +
+                                " --resume " + last.string());
+  CAPTURE(resumed.output);
+  CHECK(resumed.code == 0);
+  CHECK(metrics_without_timing(run).size() == size_t(at.epoch + 2));
+  fs::remove_all(run);
+}
+
 TEST_CASE("a signal while a new run loads its data stops it before the first step and leaves no folder") {
   const fs::path run = fresh_dir("early-signal");
   fs::remove_all(run);
   // configs/default.json decodes 70,000 gzipped images before its first step: a few tenths of a second.
-  const pid_t pid = spawn_nabla({"train", "configs/default.json", "--quiet", "--out", run.string()});
-  REQUIRE(wait_for([&] { return fs::exists(run / "config.json"); }));
-  kill(pid, SIGINT);
-  CHECK(exit_code(pid) == 130);
+  Child child{spawn_nabla({"train", "configs/default.json", "--quiet", "--out", run.string()})};
+  REQUIRE(wait_for([&] { return fs::exists(run / ".lock"); }));  // the folder is made: the data is next
+  CHECK(child.stop(SIGINT) == 130);
   CHECK_FALSE(fs::exists(run));
 }
 
