@@ -370,7 +370,8 @@ int run(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return kBadInput;
   } catch (const std::bad_alloc&) {
-    std::cerr << "out of memory: the network, batch or data is too large for this machine\n";
+    std::cerr << "out of memory: the network, batch or data is too large for this machine (lower model.layers' "
+                 "units, training.batch_size or data.memory_budget_mb)\n";
     return kBadInput;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

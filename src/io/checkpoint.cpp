@@ -130,6 +130,13 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw fail("__metadata__.format_version: expected \"1\" or \"" + std::string(kVersion) + "\", found \"" + version +
                "\" (written by another version of nabla)");
 
+  auto hex_digits = [](const std::string& v) {
+    return v.size() == 8 && v.find_first_not_of("0123456789abcdef") == std::string::npos;
+  };
+  for (const char* key : {"crc32", kCrcKey})
+    if (m.count(key) && !hex_digits(m.at(key)))
+      throw fail("__metadata__." + std::string(key) + ": expected 8 lowercase hex digits, found \"" + m.at(key) + "\"");
+
   // The CRCs before anything else is trusted: the metadata's (from version 2), then the tensors'.
   if (version != "1") {
     const std::string expected = get(kCrcKey), actual = hex32(metadata_crc(m));
