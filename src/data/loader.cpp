@@ -41,6 +41,7 @@ namespace {
 enum class Mode { memory, chunks, stream };
 
 constexpr int64_t kChunkBytes = int64_t(64) << 10;  // the unit of random access to raw IDX
+constexpr int64_t kRingBytes = int64_t(64) << 20;   // batches prepared ahead take at most this (or one batch)
 
 template <class T>
 int64_t bytes_of(const std::vector<T>& v) {
@@ -136,14 +137,17 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
     throw Error("data: expected a positive scale, found " + std::to_string(opt.scale));
   if (opt.memory_budget_bytes < 0)
     throw Error("data: expected a memory budget of at least 0 bytes, found " + std::to_string(opt.memory_budget_bytes));
-  opt.prefetch = std::max(opt.prefetch, 1);
+  n = end - begin;
+  batch = std::min(opt.batch_size, n);
+  batches = (n + batch - 1) / batch;
+  // Batches prepared ahead: as many as asked, but no more than kRingBytes of them (at least one), so
+  // that a batch of the whole data set is not held nine times over.
+  const int64_t batch_bytes = batch * (layout.features * int64_t(sizeof(float)) + int64_t(sizeof(int32_t)));
+  opt.prefetch = int(std::min<int64_t>(std::max(opt.prefetch, 1), std::max<int64_t>(1, kRingBytes / batch_bytes - 1)));
   // Filling the ring in bursts of half its size wakes the worker once every few batches instead of
   // every batch: fewer context switches when all cores are computing.
   refill = std::max(1, opt.prefetch / 2);
 
-  n = end - begin;
-  batch = std::min(opt.batch_size, n);
-  batches = (n + batch - 1) / batch;
   sample_bytes = layout.sample_bytes();
   check_end = end == layout.count;
   scale = float(opt.scale);

@@ -338,26 +338,32 @@ TEST_CASE("SIGHUP (the terminal closed) stops after the step with a checkpoint, 
 }
 
 TEST_CASE("a run of one batch an epoch, stopped by a signal in that batch, resumes") {
-  // 1800 training samples in one batch: a signal during an epoch's only step leaves a checkpoint at
-  // batch 1 of 1 (one between steps, at batch 0: then the run is tried again).
+  // Fashion-MNIST's 59,800 training images in one batch through the small network: an epoch is
+  // almost all that batch's scaling and its step, so a signal nearly always comes during the
+  // epoch's only step and leaves a checkpoint at batch 1 of 1 (one between steps leaves batch 0:
+  // then the run is tried again).
   const fs::path run = fresh_dir("one-batch");
   const fs::path last = run / "checkpoints/last.safetensors";
-  const std::string one_batch = "training.batch_size=1800";
+  const std::vector<std::string> data = {
+      "--set", "data.train.images=../data/fashion-mnist/train-images-idx3-ubyte.gz",
+      "--set", "data.train.labels=../data/fashion-mnist/train-labels-idx1-ubyte.gz",
+      "--set", "training.batch_size=59800"};
   nabla::io::RunState at;
   for (int attempt = 0; attempt < 10 && at.batch == 0; ++attempt) {
     fs::remove_all(run);
-    Child child{spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--set", one_batch,
-                             "--set", "model.layers[0].units=512", "--out", run.string()})};
+    std::vector<std::string> args = {"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000"};
+    args.insert(args.end(), data.begin(), data.end());
+    args.insert(args.end(), {"--out", run.string()});
+    Child child{spawn_nabla(args)};
     REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 2; }));
-    // A row is written just before the epoch's checkpoints: land elsewhere in the epoch's cycle.
     std::this_thread::sleep_for(std::chrono::milliseconds(7 + 11 * attempt));
     CHECK(child.stop(SIGINT) == 130);
     at = nabla::io::load_checkpoint(last.string()).state;
   }
   REQUIRE(at.batch == 1);
-  const Run resumed = run_nabla("train configs/gradcheck.json --quiet --set " + one_batch +
-                                " --set model.layers[0].units=512 --epochs " + std::to_string(at.epoch + 2) +
-                                " --resume " + last.string());
+  std::string resume = "train configs/gradcheck.json --quiet --epochs " + std::to_string(at.epoch + 2);
+  for (const std::string& a : data) resume += " " + a;
+  const Run resumed = run_nabla(resume + " --resume " + last.string());
   CAPTURE(resumed.output);
   CHECK(resumed.code == 0);
   CHECK(metrics_without_timing(run).size() == size_t(at.epoch + 2));
