@@ -396,8 +396,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   }
 
   // The run folder: a run never writes over another one. A resumed run continues in its own folder
-  // (from a checkpoint at its newest epoch: an older one would leave the later epochs' files beside
-  // the new ones) or in a new one.
+  // (when no later checkpoint is there: it would be left beside the new ones) or in a new one.
   const fs::path out(options.out_dir);
   const fs::path ckpt_dir = out / "checkpoints";
   std::error_code ec;
