@@ -311,7 +311,7 @@ int run(int argc, char** argv) {
   train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors (and a failing gradient check's report)");
   auto* gc = "Gradient check";
   train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->transform(whole_number(1, 4096))->group(gc);
-  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->transform(whole_number(0))->group(gc);
+  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->transform(whole_number(0, uint64_t(std::numeric_limits<int64_t>::max())))->group(gc);
   train->add_option("--check-epsilon", f.check_epsilon, "Finite-difference step")->check(real_number(1e-12, 1e-1))->group(gc);
   train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
   train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
