@@ -158,7 +158,7 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
   ready.resize(size_t(nslots));
   free_slots.resize(size_t(nslots));
   for (int i = 0; i < nslots; ++i) give_back_locked(i);
-  const int64_t ring_bytes = nslots * batch * (layout.features * int64_t(sizeof(float)) + int64_t(sizeof(int32_t)));
+  const int64_t ring_bytes = nslots * batch_bytes;
 
   // In memory when the samples, their labels and the order fit beside the ring and the file buffers.
   const int64_t held_bytes = n * (sample_bytes + int64_t(sizeof(int32_t)) + int64_t(sizeof(uint32_t)));

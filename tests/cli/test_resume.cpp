@@ -70,11 +70,12 @@ bool wait_for(F done) {
   return done();
 }
 
-// The exit code of a process that has been signalled to stop.
+// The exit code of a process that has been signalled to stop, or minus the signal that killed it
+// (so that 130 means it handled SIGINT and exited, not that SIGINT killed it).
 int exit_code(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 // A spawned nabla that a failed REQUIRE, leaving the test early, does not leave running.
@@ -250,24 +251,12 @@ TEST_CASE("SIGINT finishes the step, writes a loadable checkpoint, and the run r
   REQUIRE(run_nabla("train " + config + common + "--out " + whole.string()).code == 0);
 
   // Start the same run and interrupt it in the middle.
-  const std::string out = cut.string();
-  std::vector<std::string> args = {NABLA_BINARY, "train", config, "--quiet", "--epochs", "2", "--threads", "1",
-                                   "--set", "data.validation=50000", "--out", out};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  REQUIRE(chdir(NABLA_SOURCE_DIR) == 0);
-  REQUIRE(posix_spawn(&pid, NABLA_BINARY, nullptr, nullptr, argv.data(), environ) == 0);
+  Child child{spawn_nabla({"train", config, "--quiet", "--epochs", "2", "--threads", "1", "--set",
+                           "data.validation=50000", "--out", cut.string()})};
   // Wait until training has started (epoch-0000 is written before the first step), then a little more.
-  for (int i = 0; i < 200 && !fs::exists(cut / "checkpoints/epoch-0000.safetensors"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(wait_for([&] { return fs::exists(cut / "checkpoints/epoch-0000.safetensors"); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(child.stop(SIGINT) == 130);
 
   const fs::path last = cut / "checkpoints/last.safetensors";
   REQUIRE(fs::exists(last));
