@@ -34,8 +34,10 @@
 
 namespace nabla {
 
+// The defaults are `nabla train --gradcheck`'s (its --check-* flags set these fields).
 struct GradcheckOptions {
-  int64_t per_tensor = 0;      // entries checked per tensor; 0: all of them
+  int64_t samples = 8;         // the training samples checked on (gradcheck_config: the first of the file)
+  int64_t per_tensor = 200;    // entries checked per tensor, chosen at random; 0: all of them
   double epsilon = 1e-5;
   double tolerance = 1e-6;
   double floor = -1;           // s; negative: derived from ε, the loss and the tolerance as above

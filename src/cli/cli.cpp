@@ -12,14 +12,16 @@
 #include <optional>
 #include <thread>
 
-#include "check/gradcheck.hpp"
+#include "check/gradcheck_config.hpp"
+#include "cli/eval_report.hpp"
 #include "cli/summary.hpp"
 #include "config/config.hpp"
-#include "data/loader.hpp"
-#include "io/checkpoint.hpp"
-#include "math/blas.hpp"
+#include "train/data_plan.hpp"
+#include "train/evaluate.hpp"
+#include "train/run_folder.hpp"
 #include "train/trainer.hpp"
 #include "util/error.hpp"
+#include "util/format.hpp"
 
 namespace nabla::cli {
 
@@ -66,6 +68,7 @@ constexpr int kOk = 0;
 constexpr int kCheckFailed = 1;  // --gradcheck found a wrong gradient
 constexpr int kBadInput = 2;     // a bad flag, config, data file or checkpoint
 constexpr int kDiverged = 3;     // training stopped on a non-finite loss or gradient
+constexpr int kInternal = 4;     // a broken invariant of nabla's own: a bug to report
 // A signal stops training with 128 + its number (130 for SIGINT, 143 for SIGTERM), as a shell would.
 
 struct TrainFlags {
@@ -76,8 +79,7 @@ struct TrainFlags {
   int64_t epochs = 0, threads = 0;
   std::optional<uint64_t> seed;
   bool dry_run = false, gradcheck = false, quiet = false;
-  int64_t check_batch = 8, check_samples = 200;
-  double check_epsilon = 1e-5, check_tolerance = 1e-6, check_floor = -1;
+  GradcheckOptions check;  // --check-*: its defaults are the flags' defaults
   bool check_no_input = false;
 };
 
@@ -86,12 +88,6 @@ struct EvalFlags {
   std::string images, labels, csv;
   bool csv_header = false, json = false;
 };
-
-std::string fixed(const char* fmt, double x) {
-  char b[64];
-  std::snprintf(b, sizeof b, fmt, x);
-  return b;
-}
 
 // A run folder that holds nothing yet: runs/NAME, else runs/NAME-2, runs/NAME-3, ...
 std::string default_run_dir(const std::string& name) {
@@ -117,51 +113,11 @@ int dry_run(const Config& config, bool quiet) {
 }
 
 int gradcheck(const Config& config, const TrainFlags& f) {
-  const DataPlan plan = plan_data(config);
-  set_blas_threads(int(config.training.threads));
-  // The first samples of the training file, in file order: real data, the same every time.
-  const int64_t rows = std::min(f.check_batch, plan.train_samples);
-  data::LoaderOptions lo;
-  lo.begin = 0;
-  lo.end = rows;
-  lo.batch_size = rows;
-  lo.shuffle = false;
-  lo.scale = config.data.scale;
-  data::BatchLoader loader(config.data.train, config.data.format, config.data.csv_header, lo);
-  loader.start_epoch(0);
-  data::Batch b;
-  if (!loader.next(b)) throw Error(config.path, "data.train", "no samples to check on");
-  const std::vector<double> x(b.x, b.x + b.rows * b.features);
-  const std::vector<int32_t> labels(b.labels, b.labels + b.rows);
-
-  // The very network that trains, in double precision, with the training run's initial weights.
-  Network<double> net(config.layers, plan.train.features, plan.classes, config.loss, rows);
-  Rng init = Rng::stream(config.training.seed, 0);
-  net.initialize(init);
-  // Dropout stays on, with masks fixed for the whole check (the training run's first ones).
-  bool dropout = false;
-  for (const LayerConfig& l : config.layers) dropout = dropout || l.type == LayerType::dropout;
-  const Rng masks = Rng::stream(config.training.seed, 2);
-
-  GradcheckOptions o;
-  o.per_tensor = f.check_samples;
-  o.epsilon = f.check_epsilon;
-  o.tolerance = f.check_tolerance;
-  o.floor = f.check_floor;
+  GradcheckOptions o = f.check;
   o.check_input = !f.check_no_input;
-  o.seed = config.training.seed;
-  const GradcheckReport r = nabla::gradcheck(net, x, labels, o, dropout ? &masks : nullptr);
-  if (!f.quiet || !r.pass) {
-    std::cout << "gradcheck " << config.path << ": " << rows << " training samples, double precision, "
-              << (o.per_tensor > 0 ? std::to_string(o.per_tensor) + " random entries per tensor (all if fewer)"
-                                   : std::string("every entry"))
-              << (dropout ? ", dropout on with fixed masks" : "") << "\n";
-    if (config.training.precision == "bf16")
-      std::cout << "(training.precision is bf16: this checks the mathematics, in double; bf16 rounds the GEMMs' "
-                   "operands on top of it, which the tests check against the same rounding done in double)\n";
-    print_report(std::cout, r, o);
-  }
-  return r.pass ? kOk : kCheckFailed;
+  const ConfigCheck r = gradcheck_config(config, o);
+  if (!f.quiet || !r.report.pass) print_config_check(std::cout, config, r, o);
+  return r.report.pass ? kOk : kCheckFailed;
 }
 
 int train_command(const TrainFlags& f) {
@@ -190,7 +146,7 @@ int train_command(const TrainFlags& f) {
     for (const std::string& n : r.notes) std::cout << n << "\n";
     std::cout << "done: " << r.epochs_run << " epochs";
     if (config.data.validation > 0)
-      std::cout << ", best " << config.training.early_stopping.metric << " " << fixed("%.4f", r.best_metric)
+      std::cout << ", best " << config.training.early_stopping.metric << " " << printf_string("%.4f", r.best_metric)
                 << " at epoch " << r.best_epoch;
     std::cout << "; run folder " << o.out_dir << ", best checkpoint " << o.out_dir
               << "/checkpoints/best.safetensors\n";
@@ -199,94 +155,21 @@ int train_command(const TrainFlags& f) {
 }
 
 int eval_command(const EvalFlags& f) {
-  const io::Checkpoint ck = io::load_checkpoint(f.checkpoint);
-  const Config& c = ck.config;
-  set_blas_threads(1);  // as the trainer evaluates, so the figures match its metrics bit for bit
-
-  DataSource source = c.data.test;
-  DataFormat format = c.data.format;
-  bool header = c.data.csv_header;
+  std::optional<EvalData> data;  // the checkpoint's test set unless the flags name other data
   if (!f.csv.empty()) {
-    source = DataSource{};
-    source.csv = f.csv;
-    format = DataFormat::csv;
-    header = f.csv_header;
+    data = EvalData{};
+    data->source.csv = f.csv;
+    data->format = DataFormat::csv;
+    data->csv_header = f.csv_header;
   } else if (!f.images.empty()) {
-    source = DataSource{};
-    source.images = f.images;
-    source.labels = f.labels;
-    format = DataFormat::idx;
-  } else if (!source.present()) {
-    throw Error(f.checkpoint, "", "its config has no test set: give --images and --labels, or --csv");
+    data = EvalData{};
+    data->source.images = f.images;
+    data->source.labels = f.labels;
+    data->format = DataFormat::idx;
   }
-  const data::Info info = data::inspect(source, format, header);
-  const std::string name = source.csv.empty() ? source.images : source.csv;
-  if (info.features != ck.inputs)
-    throw Error(name, "", "has " + std::to_string(info.features) + " features a sample, the checkpoint's network takes " +
-                              std::to_string(ck.inputs));
-  const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
-  if (info.classes > classes)
-    throw Error(source.csv.empty() ? source.labels : source.csv, "",
-                "has label " + std::to_string(info.classes - 1) + " but the checkpoint's network has " +
-                    std::to_string(classes) + " classes");
-
-  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss, std::min(c.training.batch_size, info.count));
-  net.params() = ck.params;
-  data::LoaderOptions lo;
-  lo.batch_size = c.training.batch_size;  // the trainer's batches, so the figures match its metrics exactly
-  lo.shuffle = false;
-  lo.scale = c.data.scale;
-  lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
-  data::BatchLoader loader(source, format, header, lo);
-  const Evaluation e = evaluate(net, loader, classes);
-
-  std::vector<int64_t> per_class_total(size_t(classes), 0), per_class_correct(size_t(classes), 0);
-  for (int64_t t = 0; t < classes; ++t)
-    for (int64_t p = 0; p < classes; ++p) {
-      per_class_total[size_t(t)] += e.confusion[size_t(t * classes + p)];
-      if (t == p) per_class_correct[size_t(t)] += e.confusion[size_t(t * classes + p)];
-    }
-  int64_t correct = 0;
-  for (int64_t k : per_class_correct) correct += k;
-
-  if (f.json) {
-    nlohmann::ordered_json j;
-    j["checkpoint"] = f.checkpoint;
-    j["epoch"] = ck.state.epoch;
-    j["data"] = name;
-    j["samples"] = e.samples;
-    j["loss"] = e.loss;
-    j["accuracy"] = e.accuracy;
-    j["correct"] = correct;
-    auto& pc = j["per_class_accuracy"] = nlohmann::ordered_json::array();
-    for (int64_t t = 0; t < classes; ++t)
-      pc.push_back(per_class_total[size_t(t)]
-                       ? nlohmann::ordered_json(double(per_class_correct[size_t(t)]) / double(per_class_total[size_t(t)]))
-                       : nlohmann::ordered_json());
-    auto& cm = j["confusion"] = nlohmann::ordered_json::array();
-    for (int64_t t = 0; t < classes; ++t)
-      cm.push_back(std::vector<int64_t>(e.confusion.begin() + t * classes, e.confusion.begin() + (t + 1) * classes));
-    std::cout << j.dump() << "\n";
-    return kOk;
-  }
-  std::cout << "checkpoint " << f.checkpoint << " (epoch " << ck.state.epoch << ", step " << ck.state.step << ")\n"
-            << "data " << name << ": " << e.samples << " samples\n"
-            << "loss " << fixed("%.4f", e.loss) << "  accuracy " << fixed("%.2f%%", 100 * e.accuracy) << " ("
-            << correct << "/" << e.samples << ")\n\nper-class accuracy:\n";
-  for (int64_t t = 0; t < classes; ++t)
-    std::cout << "  class " << t << ": "
-              << (per_class_total[size_t(t)]
-                      ? fixed("%6.2f%%", 100.0 * double(per_class_correct[size_t(t)]) / double(per_class_total[size_t(t)]))
-                      : std::string("     -"))
-              << " (" << per_class_correct[size_t(t)] << "/" << per_class_total[size_t(t)] << ")\n";
-  std::cout << "\nconfusion matrix (rows: true class, columns: predicted class):\n     ";
-  for (int64_t p = 0; p < classes; ++p) std::cout << fixed("%6.0f", double(p));
-  std::cout << "\n";
-  for (int64_t t = 0; t < classes; ++t) {
-    std::cout << fixed("%5.0f", double(t));
-    for (int64_t p = 0; p < classes; ++p) std::cout << fixed("%6.0f", double(e.confusion[size_t(t * classes + p)]));
-    std::cout << "\n";
-  }
+  const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr);
+  if (f.json) print_evaluation_json(std::cout, f.checkpoint, e);
+  else print_evaluation(std::cout, f.checkpoint, e);
   return kOk;
 }
 
@@ -310,11 +193,11 @@ int run(int argc, char** argv) {
   train->add_flag("--gradcheck", f.gradcheck, "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");
   train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors (and a failing gradient check's report)");
   auto* gc = "Gradient check";
-  train->add_option("--check-batch", f.check_batch, "Training samples the check uses (the first of the file)")->transform(whole_number(1, 4096))->group(gc);
-  train->add_option("--check-samples", f.check_samples, "Random entries checked per tensor; 0: all")->transform(whole_number(0, uint64_t(std::numeric_limits<int64_t>::max())))->group(gc);
-  train->add_option("--check-epsilon", f.check_epsilon, "Finite-difference step")->check(real_number(1e-12, 1e-1))->group(gc);
-  train->add_option("--check-tolerance", f.check_tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
-  train->add_option("--check-floor", f.check_floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
+  train->add_option("--check-batch", f.check.samples, "Training samples the check uses (the first of the file)")->transform(whole_number(1, 4096))->group(gc);
+  train->add_option("--check-samples", f.check.per_tensor, "Random entries checked per tensor; 0: all")->transform(whole_number(0, uint64_t(std::numeric_limits<int64_t>::max())))->group(gc);
+  train->add_option("--check-epsilon", f.check.epsilon, "Finite-difference step")->check(real_number(1e-12, 1e-1))->group(gc);
+  train->add_option("--check-tolerance", f.check.tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
+  train->add_option("--check-floor", f.check.floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
   train->add_flag("--check-no-input", f.check_no_input, "Do not check the gradient with respect to the input")->group(gc);
   for (const char* check_flag :
        {"--check-batch", "--check-samples", "--check-epsilon", "--check-tolerance", "--check-floor", "--check-no-input"})
@@ -369,6 +252,9 @@ int run(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << e.what() << "\n";
     return kBadInput;
+  } catch (const InternalError& e) {
+    std::cerr << "nabla: " << e.what() << " (a bug: please report it with the command that gave it)\n";
+    return kInternal;
   } catch (const std::bad_alloc&) {
     std::cerr << "out of memory: the network, batch or data is too large for this machine (lower model.layers' "
                  "units, training.batch_size or data.memory_budget_mb)\n";

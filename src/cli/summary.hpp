@@ -3,7 +3,7 @@
 #include <iosfwd>
 
 #include "config/config.hpp"
-#include "train/trainer.hpp"
+#include "train/data_plan.hpp"
 
 namespace nabla {
 

@@ -190,7 +190,7 @@ void InputFile::rewind() {
 }
 
 void InputFile::pread_exact(void* dst, int64_t n, int64_t offset) const {
-  if (gz_) throw Error(path_, "", "internal: random access to gzip data");
+  require(!gz_, "InputFile::pread_exact: random access to gzip data");
   int64_t got = pread_all(fd_, dst, n, offset, path_);
   if (got != n)
     throw Error(path_, offset_text(offset + got),

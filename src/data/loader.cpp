@@ -34,6 +34,7 @@
 #include "data/source.hpp"
 #include "math/per_cpu.hpp"
 #include "util/error.hpp"
+#include "util/threads.hpp"
 
 namespace nabla::data {
 namespace {
@@ -176,7 +177,7 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
     s.y.resize(size_t(batch));
   }
 
-  worker = std::thread([this] { run(); });
+  worker = start_thread([this] { run(); });
 }
 
 void BatchLoader::Impl::plan_memory() {
@@ -445,8 +446,9 @@ bool BatchLoader::next(Batch& batch) {
 }
 
 // The rows are shuffled samples of a dataset far larger than the caches, each a jump in memory: the
-// bytes of the row two ahead are requested while this one is scaled, which halves the time (one
-// row takes about as long to scale as the memory takes to answer). Compiled for AVX-512, AVX2 and
+// bytes of the row two ahead are requested while this one is scaled, so that the memory's answer
+// overlaps the work (one row takes about as long to scale as the memory takes to answer; the
+// measurement is in the README's Performance section). Compiled for AVX-512, AVX2 and
 // the baseline; the division is exact in each, so all give the same floats.
 NABLA_PER_CPU void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x) {
   constexpr int64_t kAhead = 2, kLine = 64;

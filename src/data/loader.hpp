@@ -77,7 +77,8 @@ class BatchLoader {
 
   // The memory the loader holds: samples (in memory or the streaming buffer), the orders, the batch
   // ring, file buffers. At most memory_budget_bytes, unless the budget is below the minimum of one
-  // sample, the ring and the file buffers.
+  // sample, the ring and the file buffers. Call it between epochs (before start_epoch or after
+  // next() returned false): during one, the loader's thread may be growing the buffers it reads.
   int64_t buffer_bytes() const;
 
  private:

@@ -7,15 +7,12 @@
 #include <random>
 #include <utility>
 
+#include "math/rng.hpp"
+
 namespace nabla::data {
 
-// splitmix64's finaliser: a bijective mix of 64 bits.
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// One step of SplitMix64 from state z: its increment, then its finaliser.
+inline uint64_t mix64(uint64_t z) { return Rng::mix(z + Rng::kGamma); }
 
 // The generator for epoch `epoch` of a run seeded with `seed`: a pure function of the two. The
 // constant keeps this stream apart from the other users of the same seed (initialisation, dropout).

@@ -49,7 +49,7 @@ class IdxSource final : public Source {
     while (n > 0) {
       if (label_pos_ == label_end_) {
         int64_t want = std::min<int64_t>(int64_t(label_buf_.size()), hl_.count() - label_file_);
-        if (want <= 0) throw Error(labels_.path(), "", "internal: read past the last label");
+        require(want > 0, "IdxSource::read: past the last label");
         read_idx_records(labels_, hl_, label_file_, want, label_buf_.data());
         label_file_ += want;
         label_pos_ = 0;
@@ -150,7 +150,7 @@ class CsvSource final : public Source {
   }
 
   void read_at(int64_t, int64_t, void*, int32_t*) override {
-    throw Error(path_, "", "internal: random access to a CSV file");
+    throw InternalError("CsvSource::read_at: random access to a CSV file");
   }
 
   void finish() override {

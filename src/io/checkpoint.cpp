@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,8 @@
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
 #include "util/error.hpp"
+#include "util/format.hpp"
+#include "train/tmp_shim.hpp"  // TEMPORARY
 
 namespace nabla::io {
 
@@ -52,11 +55,6 @@ std::string hex32(uint32_t v) {
   return b;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 }  // namespace
 
@@ -96,16 +94,22 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
   write_atomically(path, encode_safetensors(tensors, m));
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-  const SafetensorsFile file = read_safetensors(path);
-  auto fail = [&](const std::string& what) { return Error(path, "", what); };
-  const auto& m = file.metadata;
-  auto get = [&](const char* key) -> const std::string& {
-    const auto it = m.find(key);
-    if (it == m.end()) throw fail("__metadata__." + std::string(key) + ": missing (not a nabla checkpoint?)");
+namespace {
+
+// The metadata's strings, read as the fields they hold; every failure names the key.
+class Metadata {
+ public:
+  Metadata(const std::string& path, const std::map<std::string, std::string>& m) : path_(path), m_(m) {}
+
+  Error fail(const std::string& what) const { return Error(path_, "", what); }
+  const std::map<std::string, std::string>& all() const { return m_; }
+
+  const std::string& get(const char* key) const {
+    const auto it = m_.find(key);
+    if (it == m_.end()) throw fail("__metadata__." + std::string(key) + ": missing (not a nabla checkpoint?)");
     return it->second;
-  };
-  auto integer = [&](const char* key) -> int64_t {
+  }
+  int64_t integer(const char* key) const {
     const std::string& v = get(key);
     char* end = nullptr;
     errno = 0;
@@ -113,132 +117,171 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (v.empty() || *end || errno || x < 0)
       throw fail("__metadata__." + std::string(key) + ": expected a non-negative integer, found \"" + v + "\"");
     return x;
-  };
-  auto real = [&](const char* key) -> double {
+  }
+  uint64_t unsigned_integer(const char* key) const {
+    const std::string& v = get(key);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || v[0] == '-' || *end || errno)
+      throw fail("__metadata__." + std::string(key) + ": expected a whole number from 0 to 2^64 - 1, found \"" + v + "\"");
+    return x;
+  }
+  double real(const char* key) const {
     const std::string& v = get(key);
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
     if (v.empty() || *end) throw fail("__metadata__." + std::string(key) + ": expected a number, found \"" + v + "\"");
     return x;
-  };
+  }
 
-  if (m.empty()) throw fail("__metadata__: missing (not a nabla checkpoint: it holds only tensors)");
-  if (get("format") != kFormat)
-    throw fail("__metadata__.format: expected \"" + std::string(kFormat) + "\", found \"" + get("format") + "\"");
-  const std::string& version = get("format_version");
+ private:
+  const std::string& path_;
+  const std::map<std::string, std::string>& m_;
+};
+
+// The format and its version, then the CRCs, before anything else is trusted: the metadata's (from
+// version 2), then the tensors'.
+void check_format(const Metadata& m, const SafetensorsFile& file) {
+  if (m.all().empty()) throw m.fail("__metadata__: missing (not a nabla checkpoint: it holds only tensors)");
+  if (m.get("format") != kFormat)
+    throw m.fail("__metadata__.format: expected \"" + std::string(kFormat) + "\", found \"" + m.get("format") + "\"");
+  const std::string& version = m.get("format_version");
   if (version != kVersion && version != "1")
-    throw fail("__metadata__.format_version: expected \"1\" or \"" + std::string(kVersion) + "\", found \"" + version +
-               "\" (written by another version of nabla)");
+    throw m.fail("__metadata__.format_version: expected \"1\" or \"" + std::string(kVersion) + "\", found \"" + version +
+                 "\" (written by another version of nabla)");
 
   auto hex_digits = [](const std::string& v) {
     return v.size() == 8 && v.find_first_not_of("0123456789abcdef") == std::string::npos;
   };
   for (const char* key : {"crc32", kCrcKey})
-    if (m.count(key) && !hex_digits(m.at(key)))
-      throw fail("__metadata__." + std::string(key) + ": expected 8 lowercase hex digits, found \"" + m.at(key) + "\"");
-
-  // The CRCs before anything else is trusted: the metadata's (from version 2), then the tensors'.
+    if (m.all().count(key) && !hex_digits(m.all().at(key)))
+      throw m.fail("__metadata__." + std::string(key) + ": expected 8 lowercase hex digits, found \"" + m.all().at(key) + "\"");
   if (version != "1") {
-    const std::string expected = get(kCrcKey), actual = hex32(metadata_crc(m));
+    const std::string expected = m.get(kCrcKey), actual = hex32(metadata_crc(m.all()));
     if (expected != actual)
-      throw fail("CRC-32 of the metadata: expected " + expected + " (from __metadata__." + kCrcKey + "), found " +
-                 actual + ": the file is damaged");
+      throw m.fail("CRC-32 of the metadata: expected " + expected + " (from __metadata__." + kCrcKey + "), found " +
+                   actual + ": the file is damaged");
   }
-  const std::string expected_crc = get("crc32");
+  const std::string expected_crc = m.get("crc32");
   const std::string actual_crc = hex32(crc32_of(file.data));
   if (expected_crc != actual_crc)
-    throw fail("CRC-32 of the tensor bytes: expected " + expected_crc + " (from __metadata__.crc32), found " +
-               actual_crc + ": the file is damaged");
+    throw m.fail("CRC-32 of the tensor bytes: expected " + expected_crc + " (from __metadata__.crc32), found " +
+                 actual_crc + ": the file is damaged");
+}
 
-  Checkpoint c;
+// The config the checkpoint was trained with, validated like a config file.
+void read_config(const Metadata& m, const std::string& path, Checkpoint& c) {
   try {
-    c.config_json = nlohmann::ordered_json::parse(get("config"));
+    c.config_json = nlohmann::ordered_json::parse(m.get("config"));
   } catch (const nlohmann::json::parse_error& e) {
-    throw fail("__metadata__.config: not JSON: " + std::string(e.what()));
+    throw m.fail("__metadata__.config: not JSON: " + std::string(e.what()));
   }
   try {
     c.config = parse_config(c.config_json, path + " (__metadata__.config)", ".");
   } catch (const Errors& e) {
-    throw fail("__metadata__.config is not a valid config: " + e.messages().front());
+    throw m.fail("__metadata__.config is not a valid config: " + e.messages().front());
   }
   c.config.path = path;
+}
 
-  RunState& s = c.state;
-  s.epoch = integer("epoch");
-  s.step = integer("step");
-  s.batch = integer("batch");
-  s.rng_dropout = std::strtoull(get("rng_dropout").c_str(), nullptr, 10);
-  s.optimizer_steps = integer("optimizer_steps");
-  s.best_metric = real("best_metric");
-  s.best_epoch = integer("best_epoch");
-  s.since_best = integer("since_best");
-  s.epoch_loss_sum = real("epoch_loss_sum");
-  s.epoch_correct = integer("epoch_correct");
-  s.epoch_seen = integer("epoch_seen");
-  s.epoch_seconds = real("epoch_seconds");
-  s.lr = real("lr");
-  c.optimizer = get("optimizer");
-  if (c.optimizer != to_string(c.config.optimizer.type))
-    throw fail("__metadata__.optimizer: expected \"" + std::string(to_string(c.config.optimizer.type)) +
-               "\" (the config's optimizer.type), found \"" + c.optimizer + "\"");
+RunState read_run_state(const Metadata& m) {
+  RunState s;
+  s.epoch = m.integer("epoch");
+  s.step = m.integer("step");
+  s.batch = m.integer("batch");
+  s.rng_dropout = m.unsigned_integer("rng_dropout");
+  s.optimizer_steps = m.integer("optimizer_steps");
+  s.best_metric = m.real("best_metric");
+  s.best_epoch = m.integer("best_epoch");
+  s.since_best = m.integer("since_best");
+  s.epoch_loss_sum = m.real("epoch_loss_sum");
+  s.epoch_correct = m.integer("epoch_correct");
+  s.epoch_seen = m.integer("epoch_seen");
+  s.epoch_seconds = m.real("epoch_seconds");
+  s.lr = m.real("lr");
+  return s;
+}
 
-  // The tensors against the network the config describes. The input size and the class count come
-  // from the data, so they are read off the first and last weights and then checked throughout.
-  auto find = [&](const std::string& name) -> const TensorEntry* {
-    for (const TensorEntry& t : file.tensors)
-      if (t.name == name) return &t;
-    return nullptr;
-  };
-  const TensorEntry* first = find("layers.0.weight");
-  if (!first) throw fail("missing tensor layers.0.weight");
+const TensorEntry* find_tensor(const SafetensorsFile& file, const std::string& name) {
+  for (const TensorEntry& t : file.tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+// The network's size, which only the data knew: the input count off the first weights, the output
+// count off the last, each checked against what the config says of them.
+void read_network_size(const Metadata& m, const SafetensorsFile& file, Checkpoint& c) {
+  const TensorEntry* first = find_tensor(file, "layers.0.weight");
+  if (!first) throw m.fail("missing tensor layers.0.weight");
   int64_t dense = 0, first_units = 0;  // first_units: 0 when the first dense layer is the last (the classes)
   for (const LayerConfig& l : c.config.layers)
     if (l.type == LayerType::dense && dense++ == 0) first_units = l.units;
   if (first->shape.size() != 2 || first->shape[1] <= 0 || (first_units > 0 && first->shape[0] != first_units))
-    throw fail("tensor layers.0.weight: expected shape [" + (first_units > 0 ? std::to_string(first_units) : "units") +
-               ", inputs], found " + shape_text(first->shape));
+    throw m.fail("tensor layers.0.weight: expected shape [" + (first_units > 0 ? std::to_string(first_units) : "units") +
+                 ", inputs], found " + shape_text(first->shape));
   const std::string last_name = "layers." + std::to_string(dense - 1) + ".weight";
-  const TensorEntry* last = find(last_name);
-  if (!last) throw fail("missing tensor " + last_name + " (the config has " + std::to_string(dense) + " dense layers)");
+  const TensorEntry* last = find_tensor(file, last_name);
+  if (!last) throw m.fail("missing tensor " + last_name + " (the config has " + std::to_string(dense) + " dense layers)");
   if (last->shape.empty() || last->shape[0] <= 0)
-    throw fail("tensor " + last_name + ": expected shape [outputs, inputs], found " + shape_text(last->shape));
+    throw m.fail("tensor " + last_name + ": expected shape [outputs, inputs], found " + shape_text(last->shape));
   c.inputs = first->shape[1];
   c.outputs = last->shape[0];
-  const Network<float> net(c.config.layers, c.inputs, c.outputs, c.config.loss, 1);
+}
 
-  size_t model_tensors = 0;
+// Every tensor against the network the config describes, and the optimiser's moments; no other.
+void read_tensors(const Metadata& m, const SafetensorsFile& file, Checkpoint& c) {
+  const Network<float> net(c.config.layers, c.inputs, c.outputs, c.config.loss, 1);
+  size_t known = 0;
   c.params.resize(net.params().size());
   for (const TensorInfo& ti : net.tensors()) {
-    const TensorEntry* t = find(ti.name);
-    if (!t) throw fail("missing tensor " + ti.name + " (the config's network has it)");
-    if (t->dtype != "F32") throw fail("tensor " + ti.name + ": expected dtype F32, found " + t->dtype);
+    const TensorEntry* t = find_tensor(file, ti.name);
+    if (!t) throw m.fail("missing tensor " + ti.name + " (the config's network has it)");
+    if (t->dtype != "F32") throw m.fail("tensor " + ti.name + ": expected dtype F32, found " + t->dtype);
     if (t->shape != ti.shape)
-      throw fail("tensor " + ti.name + ": expected shape " + shape_text(ti.shape) + " (from the config), found " +
-                 shape_text(t->shape));
+      throw m.fail("tensor " + ti.name + ": expected shape " + shape_text(ti.shape) + " (from the config), found " +
+                   shape_text(t->shape));
     std::memcpy(c.params.data() + ti.offset, file.bytes(*t), ti.size() * sizeof(float));
-    ++model_tensors;
+    ++known;
   }
-  const size_t buffers = c.config.optimizer.type == OptimizerKind::sgd ? (c.config.optimizer.momentum > 0 ? 1 : 0) : 2;
+  const size_t buffers = size_t(moment_buffers(c.config.optimizer));
   const int64_t n = int64_t(net.params().size());
-  if (const TensorEntry* t = find("optimizer.state")) {
+  if (const TensorEntry* t = find_tensor(file, "optimizer.state")) {
     const std::vector<int64_t> want = {int64_t(buffers), n};
-    if (t->dtype != "F32") throw fail("tensor optimizer.state: expected dtype F32, found " + t->dtype);
+    if (t->dtype != "F32") throw m.fail("tensor optimizer.state: expected dtype F32, found " + t->dtype);
     if (t->shape != want)
-      throw fail("tensor optimizer.state: expected shape " + shape_text(want) + " (" + c.optimizer +
-                 "'s moments of every parameter), found " + shape_text(t->shape));
+      throw m.fail("tensor optimizer.state: expected shape " + shape_text(want) + " (" + c.optimizer +
+                   "'s moments of every parameter), found " + shape_text(t->shape));
     c.optimizer_state.resize(buffers * size_t(n));
     std::memcpy(c.optimizer_state.data(), file.bytes(*t), c.optimizer_state.size() * sizeof(float));
-    ++model_tensors;
+    ++known;
   } else if (buffers > 0) {
-    throw fail("missing tensor optimizer.state (" + c.optimizer + " keeps " + std::to_string(buffers) +
-               " moment buffers)");
+    throw m.fail("missing tensor optimizer.state (" + c.optimizer + " keeps " + std::to_string(buffers) +
+                 " moment buffers)");
   }
-  if (model_tensors != file.tensors.size())
+  if (known != file.tensors.size())
     for (const TensorEntry& t : file.tensors) {
-      bool known = t.name == "optimizer.state";
-      for (const TensorInfo& ti : net.tensors()) known = known || ti.name == t.name;
-      if (!known) throw fail("unexpected tensor " + t.name + " (not in the config's network)");
+      bool ours = t.name == "optimizer.state";
+      for (const TensorInfo& ti : net.tensors()) ours = ours || ti.name == t.name;
+      if (!ours) throw m.fail("unexpected tensor " + t.name + " (not in the config's network)");
     }
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const SafetensorsFile file = read_safetensors(path);
+  const Metadata m(path, file.metadata);
+  check_format(m, file);
+  Checkpoint c;
+  read_config(m, path, c);
+  c.state = read_run_state(m);
+  c.optimizer = m.get("optimizer");
+  if (c.optimizer != to_string(c.config.optimizer.type))
+    throw m.fail("__metadata__.optimizer: expected \"" + std::string(to_string(c.config.optimizer.type)) +
+                 "\" (the config's optimizer.type), found \"" + c.optimizer + "\"");
+  read_network_size(m, file, c);
+  read_tensors(m, file, c);
   return c;
 }
 

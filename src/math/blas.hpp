@@ -21,4 +21,9 @@ inline void gemm(bool ta, bool tb, int m, int n, int k, double alpha, const doub
 // How many threads OpenBLAS may use for one call.
 inline void set_blas_threads(int n) { openblas_set_num_threads(n); }
 
+// Stops OpenBLAS's thread pool and starts it again, so that its threads take the calling thread's
+// signal mask (util/threads.hpp: the trainer calls it with the stop signals blocked). Does nothing
+// where the OpenBLAS build has no pool of its own to restart.
+void restart_blas_threads();
+
 }  // namespace nabla

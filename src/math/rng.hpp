@@ -7,6 +7,12 @@
 
 namespace nabla {
 
+// The purposes one seed serves, each its own stream (the numbers are part of every checkpoint's
+// and run's reproducibility: never renumber them). The epoch order draws from `shuffle`'s first
+// number (data/shuffle.hpp); each thread and phase of a step from `dropout`'s number for the step
+// (train/parallel.cpp).
+enum class Stream : uint64_t { init = 0, shuffle = 1, dropout = 2, gradcheck_entries = 7 };
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0) : state_(seed) {}
@@ -21,11 +27,14 @@ class Rng {
   // An independent stream for one purpose (initialisation, shuffling, dropout) from one user seed.
   // The starting points are hashed apart, so no two streams of one seed sit a few steps from each
   // other on SplitMix64's single cycle (a plain seed ^ constant would for seeds like 0).
-  static Rng stream(uint64_t seed, uint64_t purpose) {
-    return Rng(mix(mix(seed) ^ mix(0xD1B54A32D192ED03ULL * (purpose + 1))));
+  static Rng stream(uint64_t seed, Stream purpose) {
+    return Rng(mix(mix(seed) ^ mix(0xD1B54A32D192ED03ULL * (uint64_t(purpose) + 1))));
   }
 
-  uint64_t next() { return mix(state_ += 0x9E3779B97F4A7C15ULL); }
+  // SplitMix64's increment (2⁶⁴ divided by the golden ratio): next() mixes the state after adding it.
+  static constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ULL;
+
+  uint64_t next() { return mix(state_ += kGamma); }
 
   // Uniform in [0, 1), 53 random bits.
   double uniform() { return double(next() >> 11) * 0x1.0p-53; }

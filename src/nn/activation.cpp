@@ -1,10 +1,10 @@
 #include "nn/activation.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 
 #include "math/per_cpu.hpp"
+#include "util/error.hpp"
 
 namespace nabla {
 
@@ -107,7 +107,7 @@ NABLA_PER_CPU void mul_derivative(Activation act, double slope, T* delta, const 
     case Activation::relu: map_derivative(delta, a, n, [](T v) { return v > 0 ? T(1) : T(0); }); break;
     case Activation::leaky_relu: map_derivative(delta, a, n, [s](T v) { return v > 0 ? T(1) : s; }); break;
     case Activation::linear: break;
-    case Activation::softmax: assert(!"softmax's Jacobian is applied by the loss"); break;
+    case Activation::softmax: throw InternalError("mul_derivative: softmax's Jacobian is applied by the loss");
   }
 }
 

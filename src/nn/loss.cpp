@@ -16,8 +16,7 @@ inline double target(int32_t label, int64_t j, int64_t cols) {
 
 template <class T>
 bool is_correct(const T* a_row, int32_t label, int64_t cols) {
-  if (cols == 1) return (a_row[0] > T(0.5)) == (label == 1);
-  return std::max_element(a_row, a_row + cols) - a_row == label;
+  return predicted_class(a_row, cols) == label;
 }
 
 }  // namespace

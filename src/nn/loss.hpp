@@ -10,6 +10,7 @@
 // (0 or 1). Both fused losses are computed from z, so they are exact and stable: log Σ exp(z) − z_y
 // with the max taken out, and max(z, 0) − z·y + log(1 + e^−|z|). With softmax under mse, δᴸ applies
 // the softmax Jacobian: δ = a ⊙ (g − ⟨a, g⟩), g = (a − y)/B.
+#include <algorithm>
 #include <cstdint>
 
 #include "config/config.hpp"
@@ -20,6 +21,14 @@ struct LossResult {
   double loss = 0;       // mean over the batch
   int64_t correct = 0;   // samples whose predicted class is the label
 };
+
+// The class a row of output activations predicts: the largest output (the first of equal ones), or
+// for a single sigmoid unit 1 when a > 0.5.
+template <class T>
+int64_t predicted_class(const T* a_row, int64_t outputs) {
+  if (outputs == 1) return a_row[0] > T(0.5) ? 1 : 0;
+  return std::max_element(a_row, a_row + outputs) - a_row;
+}
 
 // z, a: rows x cols output pre-activations and activations; delta (rows x cols) receives δᴸ unless
 // it is null. B, the batch the mean is over, is `batch_rows`: the rows themselves, or a whole batch

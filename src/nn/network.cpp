@@ -1,7 +1,7 @@
 #include "nn/network.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,6 +11,7 @@
 #include "math/blas.hpp"
 #include "math/finite.hpp"
 #include "nn/activation.hpp"
+#include "util/error.hpp"
 
 namespace nabla {
 
@@ -24,7 +25,9 @@ template <class T>
 Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss,
                     int64_t max_batch)
     : loss_(loss), inputs_(inputs), max_batch_(max_batch) {
-  assert(inputs > 0 && outputs > 0 && max_batch > 0);
+  require(inputs > 0 && outputs > 0 && max_batch > 0, "Network: a size is not positive");
+  // Every GEMM takes its sizes as int (CBLAS, oneDNN's plans): check once that they fit.
+  require(inputs <= INT_MAX && outputs <= INT_MAX && max_batch <= INT_MAX, "Network: a size over INT_MAX");
   size_t offset = 0;
   int64_t in = inputs;
   for (const LayerConfig& lc : layers) {
@@ -42,16 +45,17 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     d.slope = lc.negative_slope;
     d.init = lc.init;
     const std::string prefix = "layers." + std::to_string(dense_.size());
-    d.w = offset;
+    d.w_offset = offset;
     tensors_.push_back({prefix + ".weight", offset, {d.out, d.in}});
     offset += size_t(d.out * d.in);
-    d.b = offset;
+    d.b_offset = offset;
     tensors_.push_back({prefix + ".bias", offset, {d.out}});
     offset += size_t(d.out);
     dense_.push_back(d);
     in = d.out;
   }
-  assert(!dense_.empty());
+  require(!dense_.empty(), "Network: no dense layer");
+  for (const Dense& d : dense_) require(d.out <= INT_MAX, "Network: a layer's units over INT_MAX");
 
   params_.assign(offset, T(0));
   grads_.assign(offset, T(0));
@@ -72,8 +76,8 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
 template <class T>
 void Network<T>::initialize(Rng& rng) {
   for (const Dense& d : dense_) {
-    T* w = params_.data() + d.w;
-    T* b = params_.data() + d.b;
+    T* w = params_.data() + d.w_offset;
+    T* b = params_.data() + d.b_offset;
     const size_t n = size_t(d.out * d.in);
     const double fan_in = double(d.in), fan_out = double(d.out);
     switch (d.init) {
@@ -120,10 +124,10 @@ void dropout_forward(const T* in, T* out, T* mask, size_t n, double p, Rng& rng)
 template <class T>
 void Network<T>::use_bf16() {
   if constexpr (!std::is_same_v<T, float>) {
-    throw std::logic_error("Network: bf16 is for Network<float>");
+    throw InternalError("Network::use_bf16: bf16 is for Network<float>");
   } else {
     const std::string why = bf16_unavailable();
-    if (!why.empty()) throw std::runtime_error("bf16: " + why);
+    require(why.empty(), "Network::use_bf16: bf16 is not available (check_precision refuses such a config)");
     bf16_ = true;
     params16_.resize(params_.size());
     input16_.clear();
@@ -137,17 +141,32 @@ void Network<T>::use_bf16() {
 }
 
 template <class T>
-void Network<T>::product(bool ta, bool tb, int m, int n, int k, const T* a, const bf16* a16, int lda, const T* b,
-                         const bf16* b16, int ldb, T* c, int ldc) const {
+void Network<T>::product(bool ta, bool tb, int m, int n, int k, Operand a, Operand b, T* c, int ldc) const {
   if constexpr (std::is_same_v<T, float>)
-    if (low_) return gemm_bf16(ta, tb, m, n, k, a16, lda, b16, ldb, c, ldc);
-  gemm(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
+    if (bf16_batch_) return gemm_bf16(ta, tb, m, n, k, a.twin, a.ld, b.twin, b.ld, c, ldc);
+  gemm(ta, tb, m, n, k, T(1), a.data, a.ld, b.data, b.ld, T(0), c, ldc);
+}
+
+template <class T>
+typename Network<T>::Operand Network<T>::weights(size_t l) const {
+  const Dense& d = dense_[l];
+  return {params_.data() + d.w_offset, bf16_batch_ ? params16_.data() + d.w_offset : nullptr, int(d.in)};
+}
+
+template <class T>
+typename Network<T>::Operand Network<T>::input(size_t l) const {
+  return {input_of(l), bf16_batch_ ? input16_[l].data() : nullptr, int(dense_[l].in)};
+}
+
+template <class T>
+typename Network<T>::Operand Network<T>::delta(size_t l) const {
+  return {delta_[l].data(), bf16_batch_ ? delta16_[l].data() : nullptr, int(dense_[l].out)};
 }
 
 template <class T>
 void Network<T>::round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!low_) return;
+    if (!bf16_batch_) return;
     const size_t in = size_t(dense_[l].in), at = size_t(r0) * in + size_t(c0);
     to_bf16(input_of(l) + at, in, input16_[l].data() + at, in, size_t(r1 - r0), size_t(c1 - c0));
   }
@@ -155,9 +174,9 @@ void Network<T>::round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64
 
 template <class T>
 const T* Network<T>::input_of(size_t l) const {
-  if (l == 0) return dropped_ && input_dropout_ > 0 ? x_drop_.data() : x_;
+  if (l == 0) return training_ && input_dropout_ > 0 ? x_drop_.data() : x_;
   const size_t below = l - 1;
-  return dropped_ && dense_[below].dropout > 0 ? drop_[below].data() : a_[below].data();
+  return training_ && dense_[below].dropout > 0 ? drop_[below].data() : a_[below].data();
 }
 
 // --- One batch shared by threads -------------------------------------------------------------------
@@ -169,13 +188,13 @@ void Network<T>::begin_batch(const T* x, int64_t rows, bool training) {
                                 std::to_string(max_batch_));
   x_ = x;
   rows_ = rows;
-  dropped_ = training;
-  low_ = bf16_ && training;
+  training_ = training;
+  bf16_batch_ = bf16_ && training;
 }
 
 template <class T>
 void Network<T>::input_rows(int64_t r0, int64_t r1, Rng* dropout_rng) {
-  if (dropped_ && input_dropout_ > 0) {
+  if (training_ && input_dropout_ > 0) {
     const size_t first = size_t(r0 * inputs_);
     dropout_forward(x_ + first, x_drop_.data() + first, x_mask_.data() + first, size_t((r1 - r0) * inputs_),
                     input_dropout_, *dropout_rng);
@@ -189,11 +208,9 @@ void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
   const int64_t units = u1 - u0;
   T* a = a_[0].data() + u0;  // the block of columns [u0, u1), leading dimension out
   // z[:, u0:u1] (rows x units) = x (rows x in) · W[u0:u1, :]ᵀ
-  const size_t w = d.w + size_t(u0 * d.in);
-  product(false, true, int(rows_), int(units), int(d.in), input_of(0), input16(0, 0), int(d.in), params_.data() + w,
-          params16(w), int(d.in), a, int(d.out));
-  bias_activate(d.act, d.slope, a, params_.data() + d.b + u0, rows_, units, d.out);
-  if (dropped_ && d.dropout > 0)
+  product(false, true, int(rows_), int(units), int(d.in), input(0), weights(0).rows(u0), a, int(d.out));
+  bias_activate(d.act, d.slope, a, params_.data() + d.b_offset + u0, rows_, units, d.out);
+  if (training_ && d.dropout > 0)
     for (int64_t i = 0; i < rows_; ++i) {
       const size_t at = size_t(i * d.out + u0);
       dropout_forward(a_[0].data() + at, drop_[0].data() + at, mask_[0].data() + at, size_t(units), d.dropout,
@@ -209,18 +226,16 @@ void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t f
   const size_t last = dense_.size() - 1;
   for (size_t l = from; l < dense_.size(); ++l) {
     const Dense& d = dense_[l];
-    const T* w = params_.data() + d.w;
-    const T* b = params_.data() + d.b;
+    const T* b = params_.data() + d.b_offset;
     T* a = a_[l].data() + r0 * d.out;
     T* z = l == last ? z_out_.data() + r0 * d.out : a;  // the output layer keeps z for the loss
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
-    product(false, true, int(rows), int(d.out), int(d.in), input_of(l) + r0 * d.in, input16(l, size_t(r0 * d.in)),
-            int(d.in), w, params16(d.w), int(d.in), z, int(d.out));
+    product(false, true, int(rows), int(d.out), int(d.in), input(l).rows(r0), weights(l), z, int(d.out));
     if (l == last)
       bias_activate_into(d.act, d.slope, z, b, a, rows, d.out);  // z += b, a = σ(z)
     else
       bias_activate(d.act, d.slope, a, b, rows, d.out);  // a = σ(z + b), in place
-    if (dropped_ && d.dropout > 0) {
+    if (training_ && d.dropout > 0) {
       const size_t first = size_t(r0 * d.out);
       dropout_forward(a, drop_[l].data() + first, mask_[l].data() + first, size_t(rows * d.out), d.dropout,
                       *dropout_rng);
@@ -249,15 +264,14 @@ bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
     const T delta_max = T(rows_) * max_abs(delta, size_t(rows) * size_t(out));
     bounded = bounded && delta_max < limit && delta_max * max_abs(input_of(l) + r0 * in, size_t(rows) * size_t(in)) < limit;
     if constexpr (std::is_same_v<T, float>)
-      if (low_) to_bf16(delta, delta16_[l].data() + r0 * out, size_t(rows) * size_t(out));
+      if (bf16_batch_) to_bf16(delta, delta16_[l].data() + r0 * out, size_t(rows) * size_t(out));
     if (l == 0) break;  // no δ below the first layer (∂C/∂x is backward's)
 
     // BP2: δˡ⁻¹ = (δˡ · Wˡ) ⊙ mask ⊙ σ′(zˡ⁻¹), the dropout mask when one was applied below
     T* below = delta_[l - 1].data() + r0 * in;
-    product(false, false, rows, in, out, delta, delta16(l, size_t(r0 * out)), out, params_.data() + d.w, params16(d.w),
-            in, below, in);
+    product(false, false, rows, in, out, this->delta(l).rows(r0), weights(l), below, in);
     const Dense& prev = dense_[l - 1];
-    if (dropped_ && prev.dropout > 0) {
+    if (training_ && prev.dropout > 0) {
       const T* mask = mask_[l - 1].data() + r0 * in;
       for (size_t k = 0; k < size_t(rows) * size_t(in); ++k) below[k] *= mask[k];
     }
@@ -272,7 +286,7 @@ void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T*
   const int rows = int(rows_), in = int(d.in), out = int(d.out), units = int(u1 - u0);
   const T* delta = delta_[l].data() + u0;  // δ[:, u0:u1], leading dimension out
   // BP4: ∂C/∂W[u0:u1, :] = δ[:, u0:u1]ᵀ · a_prev
-  product(true, false, units, in, rows, delta, delta16(l, size_t(u0)), out, input_of(l), input16(l, 0), in, grad_w, in);
+  product(true, false, units, in, rows, this->delta(l).cols(u0), input(l), grad_w, in);
   // BP3: ∂C/∂b[u0:u1] = column sums of δ[:, u0:u1]
   std::fill(grad_b, grad_b + units, T(0));
   for (int i = 0; i < rows; ++i) {
@@ -299,13 +313,13 @@ template <class T>
 void Network<T>::backward(T* grad_x) {
   delta_rows(0, rows_);
   for (size_t l = 0; l < dense_.size(); ++l)
-    weight_gradient(l, 0, dense_[l].out, grads_.data() + dense_[l].w, grads_.data() + dense_[l].b);
+    weight_gradient(l, 0, dense_[l].out, grads_.data() + dense_[l].w_offset, grads_.data() + dense_[l].b_offset);
   if (!grad_x) return;
   // ∂C/∂x (rows x inputs) = δ⁰ · W⁰, through the input dropout's mask when there was one
   const Dense& d = dense_[0];
-  gemm(false, false, int(rows_), int(d.in), int(d.out), T(1), delta_[0].data(), int(d.out), params_.data() + d.w,
+  gemm(false, false, int(rows_), int(d.in), int(d.out), T(1), delta_[0].data(), int(d.out), params_.data() + d.w_offset,
        int(d.in), T(0), grad_x, int(d.in));
-  if (dropped_ && input_dropout_ > 0)
+  if (training_ && input_dropout_ > 0)
     for (size_t k = 0; k < size_t(rows_ * inputs_); ++k) grad_x[k] *= x_mask_[k];
 }
 

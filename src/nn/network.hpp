@@ -55,7 +55,8 @@ class Network {
  public:
   struct Dense {
     int64_t in = 0, out = 0;
-    size_t w = 0, b = 0;         // offsets of W and b in params() and grads()
+    size_t w_offset = 0;         // where W (out x in, row-major) starts in params() and grads()
+    size_t b_offset = 0;         // where b (out) starts
     Activation act = Activation::linear;
     double slope = 0;            // leaky_relu's slope for z < 0
     Init init = Init::glorot_uniform;
@@ -116,6 +117,8 @@ class Network {
   bool delta_rows(int64_t r0, int64_t r1);
   // BP3 and BP4 for units [u0, u1) of dense layer l, over the whole batch:
   //   grad_w ((u1 − u0) x in) = δ[:, u0:u1]ᵀ · a_prev        grad_b = column sums of δ[:, u0:u1]
+  // It reads δ and the activations, never params(): the trainer's threads run it while others
+  // update their blocks of params() (parallel.hpp). A term that read θ here would race.
   void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const;
 
   // --- bf16 ------------------------------------------------------------------------------------
@@ -123,7 +126,6 @@ class Network {
   // into their bf16 twin, which whoever changes params() then keeps current (the optimiser's update
   // does, Optimizer::update): call use_bf16() again after changing them otherwise.
   void use_bf16();
-  bool uses_bf16() const { return bf16_; }
   // The twin, laid out as params(); null without use_bf16.
   bf16* params_bf16() { return bf16_ ? params16_.data() : nullptr; }
 
@@ -131,6 +133,8 @@ class Network {
 
   std::vector<T>& params() { return params_; }
   const std::vector<T>& params() const { return params_; }
+  // ∂C/∂θ in the layout of params(), as the whole-batch backward() leaves it. The threaded step
+  // (parallel.hpp) makes its gradients block by block in its own scratch and does not write it.
   std::vector<T>& grads() { return grads_; }
   const std::vector<T>& grads() const { return grads_; }
   const std::vector<Dense>& layers() const { return dense_; }
@@ -149,16 +153,24 @@ class Network {
   std::string first_nonfinite() const;
 
  private:
+  // One operand of a product: a row-major matrix in T, its bf16 twin at the same place (null
+  // when this batch is not in bf16), and its leading dimension.
+  struct Operand {
+    const T* data;
+    const bf16* twin;
+    int ld;
+    Operand rows(int64_t r0) const { return at(size_t(r0) * size_t(ld)); }  // from row r0 on
+    Operand cols(int64_t c0) const { return at(size_t(c0)); }               // from column c0 on
+    Operand at(size_t offset) const { return {data + offset, twin ? twin + offset : nullptr, ld}; }
+  };
+  Operand weights(size_t l) const;  // Wˡ (out x in)
+  Operand input(size_t l) const;    // what dense layer l reads (rows x in)
+  Operand delta(size_t l) const;    // δˡ (rows x out)
   // The input that dense layer l reads: the (dropped-out) activations below it, or x.
   const T* input_of(size_t l) const;
-  // A product of the forward or backward pass: c = op(a) · op(b), in T, or in bf16 from the twins
-  // a16 and b16 for a bf16 training batch.
-  void product(bool ta, bool tb, int m, int n, int k, const T* a, const bf16* a16, int lda, const T* b,
-               const bf16* b16, int ldb, T* c, int ldc) const;
-  // The bf16 twins at an offset, or null when this batch is not in bf16.
-  const bf16* input16(size_t l, size_t at) const { return low_ ? input16_[l].data() + at : nullptr; }
-  const bf16* delta16(size_t l, size_t at) const { return low_ ? delta16_[l].data() + at : nullptr; }
-  const bf16* params16(size_t at) const { return low_ ? params16_.data() + at : nullptr; }
+  // A product of the forward or backward pass: c (m x n) = op(a) · op(b), in T, or in bf16 from
+  // the operands' twins for a bf16 training batch.
+  void product(bool ta, bool tb, int m, int n, int k, Operand a, Operand b, T* c, int ldc) const;
   // Rounds rows [r0, r1), columns [c0, c1) of the input of dense layer l to its bf16 twin.
   void round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
 
@@ -186,8 +198,8 @@ class Network {
   // The batch in progress.
   const T* x_ = nullptr;
   int64_t rows_ = 0;
-  bool dropped_ = false;
-  bool low_ = false;  // this batch's GEMMs run in bf16
+  bool training_ = false;    // dropout applies
+  bool bf16_batch_ = false;  // this batch's GEMMs run in bf16
 };
 
 extern template class Network<float>;

@@ -17,15 +17,13 @@ constexpr size_t kPiece = 1024;
 // The kernels: one pass each, with __restrict so that the compiler vectorises them without
 // run-time overlap checks, compiled per CPU. Each returns nonzero when it wrote a NaN or an
 // infinity, found as all_finite does (the exponent bits, an integer OR the compiler vectorises).
-#define NABLA_KERNEL NABLA_PER_CPU
-
 inline uint32_t not_finite(float x) {
   uint32_t b;
   std::memcpy(&b, &x, sizeof b);
   return uint32_t((b & 0x7f800000u) == 0x7f800000u);
 }
 
-NABLA_KERNEL uint32_t sgd(float* __restrict theta, const float* __restrict g, size_t n, float lr, float wd) {
+NABLA_PER_CPU uint32_t sgd(float* __restrict theta, const float* __restrict g, size_t n, float lr, float wd) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {
     theta[k] -= lr * (g[k] + wd * theta[k]);
@@ -34,7 +32,7 @@ NABLA_KERNEL uint32_t sgd(float* __restrict theta, const float* __restrict g, si
   return bad;
 }
 
-NABLA_KERNEL uint32_t sgd_momentum(float* __restrict theta, float* __restrict v, const float* __restrict g, size_t n,
+NABLA_PER_CPU uint32_t sgd_momentum(float* __restrict theta, float* __restrict v, const float* __restrict g, size_t n,
                                    float lr, float mu, float wd) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {
@@ -45,7 +43,7 @@ NABLA_KERNEL uint32_t sgd_momentum(float* __restrict theta, float* __restrict v,
   return bad;
 }
 
-NABLA_KERNEL uint32_t sgd_nesterov(float* __restrict theta, float* __restrict v, const float* __restrict g, size_t n,
+NABLA_PER_CPU uint32_t sgd_nesterov(float* __restrict theta, float* __restrict v, const float* __restrict g, size_t n,
                                    float lr, float mu, float wd) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {
@@ -61,7 +59,7 @@ struct AdamCoefficients {
   float lr, b1, b2, eps, c1, c2, l2, shrink;
 };
 
-NABLA_KERNEL uint32_t adam(float* __restrict theta, float* __restrict m, float* __restrict v, const float* __restrict g,
+NABLA_PER_CPU uint32_t adam(float* __restrict theta, float* __restrict m, float* __restrict v, const float* __restrict g,
                            size_t n, AdamCoefficients a) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {

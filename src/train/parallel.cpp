@@ -97,7 +97,7 @@ bool DataParallel::update(Optimizer& optimizer, double lr) {
         const size_t units = size_t(b.u1 - b.u0), in = size_t(d.in);
         float* grad_b = grad_w + units * in;
         net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
-        const size_t w0 = d.w + size_t(b.u0) * in, b0 = d.b + size_t(b.u0);  // rows u0.. of W, and of b
+        const size_t w0 = d.w_offset + size_t(b.u0) * in, b0 = d.b_offset + size_t(b.u0);  // rows u0.. of W, and of b
         finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
         finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
       }

@@ -18,9 +18,8 @@
 // bounds it keeps (Network::delta_rows); an update that still overflows (a huge learning rate)
 // is reported by phase 3. With one thread the same phases run on the caller.
 //
-// Why not OpenBLAS's own threads: at a batch of 64 the small layers' GEMMs gain nothing from a
-// second thread (the 64x10x128 one is slower on two), while here both cores are busy for the whole
-// step.
+// Why not OpenBLAS's own threads: at a batch of 64 the small layers' GEMMs gain little or nothing
+// from a second thread, while here both cores are busy for the whole step (README, Performance).
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -44,8 +43,8 @@ class DataParallel {
  public:
   // Units of W a phase-3 block holds: its gradient (128 x 784 floats for the widest layer here,
   // 400 KB) stays in L2 from the GEMM that makes it to the update that uses it. Each block's GEMM
-  // packs the layer's input (batch x in) anew, so fewer blocks pack it fewer times: blocks of 128
-  // ran W256 5% (float) and 9% (bf16) faster than blocks of 32, and W as fast, with two threads.
+  // packs the layer's input (batch x in) anew, so fewer, larger blocks pack it fewer times (the
+  // measurement that chose 128 over 32 is in the README's Performance section).
   static constexpr int64_t kBlockUnits = 128;
 
   DataParallel(Network<float>& net, int threads);
@@ -76,8 +75,10 @@ class DataParallel {
   std::vector<std::vector<float>> scratch_;  // per thread: one block's weight and bias gradients
   std::vector<LossResult> results_;          // per thread
   std::vector<int64_t> shard_rows_;
-  std::vector<char> bounded_;
-  std::vector<char> updated_finite_;         // per thread, phase 3
+  // Per thread, each written by its own thread only: char, not vector<bool>, whose bits share bytes
+  // (two threads writing neighbouring bits would race).
+  std::vector<char> bounded_;                // phase 2: the thread's rows' gradients are finite
+  std::vector<char> updated_finite_;         // phase 3
   std::vector<float> x_;                     // a batch scaled from bytes, when the loader defers
 };
 

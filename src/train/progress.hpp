@@ -5,9 +5,10 @@
 #include <cstdint>
 #include <string>
 
-#include "train/trainer.hpp"
-
 namespace nabla {
+
+// A live bar (a terminal), one line an epoch (a log file, a pipe), or nothing but errors.
+enum class Progress { bar, lines, quiet };
 
 class ProgressDisplay {
  public:

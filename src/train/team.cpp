@@ -1,5 +1,7 @@
 #include "train/team.hpp"
 
+#include "util/threads.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define NABLA_PAUSE() _mm_pause()
@@ -28,7 +30,7 @@ void await_change(const std::atomic<T>& a, T value) {
 }  // namespace
 
 Team::Team(int size) : errors_(size_t(size < 1 ? 1 : size)) {
-  for (int k = 1; k < size; ++k) workers_.emplace_back([this, k] { work(k); });
+  for (int k = 1; k < size; ++k) workers_.push_back(start_thread([this, k] { work(k); }));
 }
 
 void Team::call_member(int k) {

@@ -40,4 +40,16 @@ class Errors : public Error {
   std::vector<std::string> messages_;
 };
 
+// A broken invariant of nabla's own code, never the user's input: a bug to report. It is not an
+// Error, so that no handler of bad input catches it, and the CLI exits with its own code (4).
+class InternalError : public std::logic_error {
+ public:
+  explicit InternalError(const std::string& what) : std::logic_error("internal error: " + what) {}
+};
+
+// Checks an invariant that memory safety rests on, in every build (an assert vanishes in Release).
+inline void require(bool holds, const char* what) {
+  if (!holds) throw InternalError(what);
+}
+
 }  // namespace nabla

@@ -73,8 +73,8 @@ std::vector<double> bf16_gradients_in_double(const Network<float>& net, const fl
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < d.out; ++j) {
         double z = 0;
-        for (int64_t q = 0; q < d.in; ++q) z += in[l][size_t(i * d.in + q)] * r(p[d.w + size_t(j * d.in + q)]);
-        z = float(z) + double(p[d.b + size_t(j)]);
+        for (int64_t q = 0; q < d.in; ++q) z += in[l][size_t(i * d.in + q)] * r(p[d.w_offset + size_t(j * d.in + q)]);
+        z = float(z) + double(p[d.b_offset + size_t(j)]);
         a[l][size_t(i * d.out + j)] = d.act == Activation::relu ? std::max(z, 0.0) : d.act == Activation::tanh ? std::tanh(z) : z;
       }
     if (d.act == Activation::softmax)
@@ -102,11 +102,11 @@ std::vector<double> bf16_gradients_in_double(const Network<float>& net, const fl
       for (int64_t q = 0; q < d.in; ++q) {
         double g = 0;
         for (int64_t i = 0; i < rows; ++i) g += d16[size_t(i * d.out + j)] * in[l][size_t(i * d.in + q)];
-        grads[d.w + size_t(j * d.in + q)] = g;
+        grads[d.w_offset + size_t(j * d.in + q)] = g;
       }
       double g = 0;
       for (int64_t i = 0; i < rows; ++i) g += float(delta[size_t(i * d.out + j)]);
-      grads[d.b + size_t(j)] = g;
+      grads[d.b_offset + size_t(j)] = g;
     }
     if (l == 0) break;
     const auto& below = L[l - 1];
@@ -114,7 +114,7 @@ std::vector<double> bf16_gradients_in_double(const Network<float>& net, const fl
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t q = 0; q < d.in; ++q) {
         double s = 0;
-        for (int64_t j = 0; j < d.out; ++j) s += d16[size_t(i * d.out + j)] * r(p[d.w + size_t(j * d.in + q)]);
+        for (int64_t j = 0; j < d.out; ++j) s += d16[size_t(i * d.out + j)] * r(p[d.w_offset + size_t(j * d.in + q)]);
         const double act = float(a[l - 1][size_t(i * d.in + q)]);
         next[size_t(i * d.in + q)] = s * (below.act == Activation::relu ? (act > 0 ? 1.0 : 0.0) : 1 - act * act);
       }
@@ -226,7 +226,7 @@ TEST_CASE("a bf16 step on 1, 2 and 3 threads is the whole-batch bf16 step, and t
     CHECK(relative_error(net.params(), ref.params()) < 1e-6);
     // The twin of every weight is the rounding of its new value (biases have no use for one).
     for (const auto& d : net.layers())
-      for (size_t k = d.w; k < d.w + size_t(d.out * d.in); ++k) REQUIRE(net.params_bf16()[k] == to_bf16(net.params()[k]));
+      for (size_t k = d.w_offset; k < d.w_offset + size_t(d.out * d.in); ++k) REQUIRE(net.params_bf16()[k] == to_bf16(net.params()[k]));
   }
 }
 

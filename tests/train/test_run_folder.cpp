@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "temp_dir.hpp"
+#include "train/run_folder.hpp"
 #include "train/trainer.hpp"
 
 namespace fs = std::filesystem;

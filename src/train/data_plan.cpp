@@ -1,0 +1,147 @@
+#include "train/data_plan.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "math/bf16.hpp"
+#include "train/optimizer.hpp"
+#include "util/error.hpp"
+#include "train/tmp_shim.hpp"
+#include "util/format.hpp"
+
+namespace nabla {
+
+namespace {
+
+std::string source_name(const DataSource& s) { return s.csv.empty() ? s.labels : s.csv; }
+
+// The test split against the training split: some samples, the same features, no unknown label.
+void check_test_split(const Config& c, const DataPlan& p) {
+  const std::string& file = c.path;
+  if (p.test.count == 0) throw Error(file, "data.test", source_name(c.data.test) + " holds no samples");
+  if (p.test.features != p.train.features)
+    throw Error(file, "data.test",
+                source_name(c.data.test) + " has " + std::to_string(p.test.features) + " features a sample, the "
+                "training data " + std::to_string(p.train.features));
+  if (p.test.classes > p.classes)
+    throw Error(file, "data.test",
+                source_name(c.data.test) + " has label " + std::to_string(p.test.classes - 1) +
+                    " but the training data has only " + std::to_string(p.classes) + " classes");
+}
+
+// The output layer's units against the classes (one sigmoid unit serves two).
+void check_output_layer(const Config& c, const DataPlan& p) {
+  const LayerConfig& out = c.layers[output_layer_index(c.layers)];
+  const bool binary_unit = out.units == 1 && p.classes == 2 && out.activation != Activation::softmax;
+  if (out.units != 0 && out.units != p.classes && !binary_unit)
+    throw Error(c.path, output_layer_path(c),
+                "the output layer has " + std::to_string(out.units) + " units but the data has " +
+                    std::to_string(p.classes) + " classes (labels 0.." + std::to_string(p.classes - 1) + " in " +
+                    source_name(c.data.train) + ")");
+}
+
+// What the network will take, in bytes, before anything is allocated.
+void check_memory(const Config& c, const DataPlan& p) {
+  double params = 0, units = 0, in = double(p.train.features);
+  for (const LayerConfig& l : c.layers) {
+    if (l.type != LayerType::dense) continue;
+    const double out_units = l.units > 0 ? double(l.units) : double(p.classes);
+    params += in * out_units + out_units;
+    units += out_units;
+    in = out_units;
+  }
+  // Per parameter: itself, its gradient and a checkpoint's copy (3), and each moment buffer with
+  // its checkpoint copy (2 each). Per batch row and unit (the input's too): the activations, the
+  // pre-activations, δ, the dropout mask and its scaled copy (5). Floats of 4 bytes.
+  const double per_parameter = 3 + 2 * double(moment_buffers(c.optimizer));
+  constexpr double per_unit_row = 5;
+  const double batch = double(std::min(c.training.batch_size, p.train.count));
+  const double need = 4 * params * per_parameter + 4 * batch * (units + double(p.train.features)) * per_unit_row;
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (memory > 0 && need > memory)
+    throw Error(c.path, "model.layers",
+                printf_string("the network needs about %.3g GB", need / 1e9) + " (" + printf_string("%.4g", params) +
+                    " parameters, their gradients, optimiser state and checkpoint copies, and a batch's activations), " +
+                    printf_string("more than this machine's %.3g GB of memory", memory / 1e9));
+}
+
+data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, bool shuffle, uint64_t seed,
+                                   int64_t budget_bytes) {
+  data::LoaderOptions o;
+  o.begin = begin;
+  o.end = end;
+  o.batch_size = c.training.batch_size;
+  o.shuffle = shuffle;
+  o.seed = seed;
+  o.scale = c.data.scale;
+  o.memory_budget_bytes = budget_bytes;
+  o.prefetch = 8;  // filled in bursts of 4 (loader.cpp): few wake-ups while the cores compute
+  return o;
+}
+
+}  // namespace
+
+int64_t DataPlan::largest_batch(const Config& c) const {
+  const int64_t largest_split = std::max({train_samples, c.data.validation, has_test ? test.count : 0});
+  return std::min(c.training.batch_size, largest_split);
+}
+
+DataPlan plan_data(const Config& c) {
+  DataPlan p;
+  p.train = data::inspect(c.data.train, c.data.format, c.data.csv_header);
+  p.classes = c.data.classes > 0 ? c.data.classes : p.train.classes;
+  const std::string& file = c.path;
+  if (p.train.count == 0) throw Error(file, "data.train", source_name(c.data.train) + " holds no samples");
+  if (c.data.classes > 0 && p.train.classes > c.data.classes)
+    throw Error(file, "data.classes",
+                "is " + std::to_string(c.data.classes) + " but " + source_name(c.data.train) + " has label " +
+                    std::to_string(p.train.classes - 1));
+  if (c.data.validation >= p.train.count)
+    throw Error(file, "data.validation",
+                "expected fewer than the " + std::to_string(p.train.count) + " training samples in " +
+                    source_name(c.data.train) + ", got " + std::to_string(c.data.validation));
+  p.train_samples = p.train.count - c.data.validation;
+  if (p.classes < 2)
+    throw Error(file, "data.train",
+                source_name(c.data.train) + " has only label 0: a classifier needs at least 2 classes");
+  if (c.data.test.present()) {
+    p.has_test = true;
+    p.test = data::inspect(c.data.test, c.data.format, c.data.csv_header);
+    check_test_split(c, p);
+  }
+  check_output_layer(c, p);
+  check_memory(c, p);
+  return p;
+}
+
+void check_precision(const Config& c) {
+  if (c.training.precision == "bf16")
+    if (const std::string why = bf16_unavailable(); !why.empty())
+      throw Error(c.path, "training.precision", "bf16 is not available: " + why + " (use \"fp32\")");
+}
+
+Loaders open_loaders(const Config& c, const DataPlan& plan, uint64_t shuffle_seed) {
+  const double budget = double(c.data.memory_budget_mb) * double(1 << 20);
+  const double all = double(plan.train.count + (plan.has_test ? plan.test.count : 0));
+  auto share = [&](int64_t n) { return std::max<int64_t>(int64_t(std::min(budget * double(n) / all, 0x1p62)), 1 << 20); };
+  const DataSource& src = c.data.train;
+  const DataFormat format = c.data.format;
+  const bool header = c.data.csv_header;
+  Loaders l;
+  data::LoaderOptions train =
+      loader_options(c, 0, plan.train_samples, c.training.shuffle, shuffle_seed, share(plan.train_samples));
+  // With several training threads they scale their own rows (parallel.hpp): on two cores, the
+  // loader's thread would take time from them. With one, the loader's thread uses the idle core.
+  train.defer_conversion = c.training.threads > 1;
+  l.train = std::make_unique<data::BatchLoader>(src, format, header, train);
+  if (c.data.validation > 0)
+    l.validation = std::make_unique<data::BatchLoader>(
+        src, format, header, loader_options(c, plan.train_samples, plan.train.count, false, 0, share(c.data.validation)));
+  if (plan.has_test)
+    l.test = std::make_unique<data::BatchLoader>(c.data.test, format, header,
+                                                 loader_options(c, 0, -1, false, 0, share(plan.test.count)));
+  return l;
+}
+
+}  // namespace nabla

@@ -1,0 +1,87 @@
+#include "train/evaluate.hpp"
+
+#include "io/checkpoint.hpp"
+#include "math/blas.hpp"
+#include "nn/loss.hpp"
+#include "util/error.hpp"
+
+namespace nabla {
+
+int64_t Evaluation::total(int64_t label) const {
+  int64_t n = 0;
+  for (int64_t p = 0; p < classes; ++p) n += count(label, p);
+  return n;
+}
+
+int64_t Evaluation::correct() const {
+  int64_t n = 0;
+  for (int64_t t = 0; t < classes; ++t) n += count(t, t);
+  return n;
+}
+
+Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t classes) {
+  Evaluation e;
+  e.classes = classes;
+  e.confusion.assign(size_t(classes * classes), 0);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  const int64_t outputs = net.outputs();
+  loader.start_epoch(0);
+  data::Batch b;
+  while (loader.next(b)) {
+    const float* a = net.forward(b.x, b.rows);
+    const LossResult r = net.loss(b.labels, false);
+    loss_sum += r.loss * double(b.rows);
+    correct += r.correct;
+    e.samples += b.rows;
+    for (int64_t i = 0; i < b.rows; ++i) {
+      const int64_t label = b.labels[i], predicted = predicted_class(a + i * outputs, outputs);
+      require(label >= 0 && label < classes, "evaluate: a label outside the classes the data plan checked");
+      ++e.confusion[size_t(label * classes + predicted)];
+    }
+  }
+  if (e.samples > 0) {
+    e.loss = loss_sum / double(e.samples);
+    e.accuracy = double(correct) / double(e.samples);
+  }
+  return e;
+}
+
+namespace {
+
+// The data against the checkpoint's network: the same features a sample, no label it cannot predict.
+void check_fits(const io::Checkpoint& ck, const EvalData& d, const data::Info& info, int64_t classes) {
+  if (info.features != ck.inputs)
+    throw Error(d.name(), "", "has " + std::to_string(info.features) + " features a sample, the checkpoint's network takes " +
+                                  std::to_string(ck.inputs));
+  if (info.classes > classes)
+    throw Error(d.source.csv.empty() ? d.source.labels : d.source.csv, "",
+                "has label " + std::to_string(info.classes - 1) + " but the checkpoint's network has " +
+                    std::to_string(classes) + " classes");
+}
+
+}  // namespace
+
+CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* given) {
+  const io::Checkpoint ck = io::load_checkpoint(path);
+  const Config& c = ck.config;
+  set_blas_threads(1);  // as the trainer evaluates, so the figures match its metrics bit for bit
+  EvalData d{c.data.test, c.data.format, c.data.csv_header};
+  if (given) d = *given;
+  else if (!d.source.present()) throw Error(path, "", "its config has no test set: give --images and --labels, or --csv");
+  const data::Info info = data::inspect(d.source, d.format, d.csv_header);
+  const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
+  check_fits(ck, d, info, classes);
+
+  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss, std::min(c.training.batch_size, info.count));
+  net.params() = ck.params;
+  data::LoaderOptions lo;
+  lo.batch_size = c.training.batch_size;  // the trainer's batches, so the figures match its metrics exactly
+  lo.shuffle = false;
+  lo.scale = c.data.scale;
+  lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
+  data::BatchLoader loader(d.source, d.format, d.csv_header, lo);
+  return {ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes)};
+}
+
+}  // namespace nabla

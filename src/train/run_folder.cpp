@@ -1,0 +1,173 @@
+#include "train/run_folder.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "io/atomic_file.hpp"
+#include "io/safetensors.hpp"
+#include "util/error.hpp"
+
+namespace nabla {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Whether two paths name the same folder (either may not exist yet).
+bool same_folder(const fs::path& a, const fs::path& b) {
+  std::error_code ea, eb;
+  const fs::path ca = fs::weakly_canonical(a, ea), cb = fs::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
+}
+
+// Whether a checkpoints folder holds a state saved after `step` (of a run at `epoch` epochs done):
+// an epoch file of a later epoch, or a last or best checkpoint of a later step. A checkpoint that
+// cannot be read tells nothing and is passed over. `newest` is the latest epoch found.
+bool holds_later_state(const fs::path& dir, int64_t epoch, int64_t step, int64_t& newest) {
+  bool later = false;
+  newest = epoch;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (const int64_t n = epoch_of_file(name); n > epoch) later = true, newest = std::max(newest, n);
+    if (name != "last.safetensors" && name != "best.safetensors") continue;
+    try {
+      const auto m = io::read_safetensors(e.path().string()).metadata;
+      if (std::stoll(m.at("step")) > step) later = true, newest = std::max(newest, int64_t(std::stoll(m.at("epoch"))));
+    } catch (const std::exception&) {
+    }
+  }
+  return later;
+}
+
+}  // namespace
+
+// An exclusive lock on the folder's .lock file while it lives: one run at a time in a folder (a
+// resume started twice would interleave two runs' rows and checkpoints). The lock goes with the
+// process, however it ends.
+class RunFolder::Lock {
+ public:
+  explicit Lock(const fs::path& folder) {
+    fd_ = ::open((folder / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(folder.string(), "", std::string("cannot create its .lock file: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int why = errno;
+      ::close(fd_);
+      if (why == EWOULDBLOCK) throw Error(folder.string(), "", "is in use by another nabla run (it holds the folder's .lock)");
+      throw Error(folder.string(), "", std::string("cannot lock its .lock file: ") + std::strerror(why));
+    }
+  }
+  ~Lock() { ::close(fd_); }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+std::string run_dir_of(const std::string& checkpoint) {
+  const fs::path folder = fs::path(checkpoint).parent_path();
+  if (folder.filename() == "checkpoints") return folder.parent_path().empty() ? "." : folder.parent_path().string();
+  return folder.empty() ? "." : folder.string();
+}
+
+int64_t epoch_of_file(const std::string& name) {
+  const std::string head = "epoch-", tail = ".safetensors";
+  if (name.size() <= head.size() + tail.size() || name.rfind(head, 0) != 0 ||
+      name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
+    return -1;
+  int64_t epoch = 0;
+  const char* first = name.data() + head.size();
+  const char* last = name.data() + name.size() - tail.size();
+  const auto [end, ec] = std::from_chars(first, last, epoch);
+  return ec == std::errc() && end == last ? epoch : -1;
+}
+
+void prune_epoch_files(const fs::path& dir, int64_t keep) {
+  if (keep <= 0) return;
+  std::vector<std::pair<int64_t, fs::path>> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (const int64_t epoch = epoch_of_file(e.path().filename().string()); epoch >= 1) files.emplace_back(epoch, e.path());
+  if (ec) throw Error(dir.string(), "", "cannot list the checkpoints to prune: " + ec.message());
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + size_t(keep) < files.size(); ++i)
+    if (!fs::remove(files[i].second, ec) && ec)
+      throw Error(files[i].second.string(), "", "cannot remove an old checkpoint: " + ec.message());
+}
+
+RunFolder::RunFolder(const std::string& out, const std::string& resume, const io::Checkpoint* from)
+    : out_(out), checkpoints_(out_ / "checkpoints") {
+  std::error_code ec;
+  in_place_ = from && same_folder(out_, run_dir_of(resume));
+  if (!in_place_ && fs::exists(out_ / "metrics.jsonl", ec))
+    throw Error(out_.string(), "", "already holds a run (metrics.jsonl): choose another --out or remove it");
+  if (!in_place_ && fs::is_directory(out_, ec) && !fs::is_empty(out_, ec))
+    throw Error(out_.string(), "", std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
+                                       " needs a new or empty folder (--out)");
+  created_ = !fs::exists(out_, ec);
+  fs::create_directories(checkpoints_, ec);
+  if (ec) throw Error(out_.string(), "", "cannot create the run folder: " + ec.message());
+  lock_ = std::make_unique<Lock>(out_);
+  int64_t newest = 0;
+  if (in_place_ && holds_later_state(checkpoints_, from->state.epoch, from->state.step, newest))
+    throw Error(resume, "",
+                "holds step " + std::to_string(from->state.step) + " (epoch " + std::to_string(from->state.epoch) +
+                    ") of a run that went on " + (newest > from->state.epoch ? "to epoch " + std::to_string(newest) : "past it") +
+                    ": resume it into a new folder (--out) so that the later checkpoints are kept");
+}
+
+RunFolder::~RunFolder() = default;
+
+fs::path RunFolder::epoch_checkpoint(int64_t epoch) const {
+  char b[40];
+  std::snprintf(b, sizeof b, "epoch-%04lld.safetensors", (long long)epoch);
+  return checkpoints_ / b;
+}
+
+std::string RunFolder::abandon() {
+  if (in_place_) return "the run is as it was";
+  std::error_code ec;
+  for (const char* name : {"checkpoints", ".lock"}) fs::remove_all(out_ / name, ec);
+  if (created_) fs::remove(out_, ec);
+  return "nothing was written to " + out_.string();
+}
+
+void RunFolder::write_config(const Config& config) const {
+  io::write_atomically((out_ / "config.json").string(), to_json(config).dump(2) + "\n");
+}
+
+void RunFolder::keep_metrics_until(int64_t epoch, const std::string& resume) const {
+  const fs::path file = out_ / "metrics.jsonl", source = fs::path(run_dir_of(resume)) / "metrics.jsonl";
+  std::ifstream in(fs::exists(file) ? file : source);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto row = nlohmann::json::parse(line, nullptr, false);
+    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].is_number_integer() &&
+        row["epoch"].get<int64_t>() <= epoch)
+      kept += line + "\n";
+  }
+  io::write_atomically(file.string(), kept);
+}
+
+void RunFolder::open_metrics() { metrics_.open(out_ / "metrics.jsonl", std::ios::app); }
+
+void RunFolder::append_metrics(const nlohmann::ordered_json& row) {
+  metrics_ << row.dump() << "\n" << std::flush;
+  if (!metrics_) throw Error((out_ / "metrics.jsonl").string(), "", "cannot write (is the disk full?)");
+}
+
+void RunFolder::write_summary(const nlohmann::ordered_json& summary) const {
+  io::write_atomically((out_ / "summary.json").string(), summary.dump(2) + "\n");
+}
+
+}  // namespace nabla

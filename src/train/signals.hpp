@@ -1,0 +1,31 @@
+#pragma once
+// SIGINT, SIGTERM and SIGHUP (the terminal closed) while training. The first asks the run to stop
+// at its next safe point: before the first step, or after a step, with a checkpoint. A second one,
+// more than 0.2 s after the first, stops the process at once (exit 128 + the signal). Within 0.2 s
+// it is the same request twice (`timeout` and a `kill` of a process group deliver one to the
+// process and one to its group), not a second Ctrl-C.
+//
+// Only the main thread takes them: every other thread runs with them blocked (util/threads.hpp),
+// so that the handler never runs on a loader, team or BLAS thread. The handler is installed with
+// SA_RESTART, so that a signal does not fail the main thread's writes (the progress bar's printf
+// to a full pipe) with EINTR.
+#include <string>
+
+namespace nabla {
+
+class StopSignals {
+ public:
+  // Installs the handler and clears any earlier request; OpenBLAS's threads are restarted with the
+  // signals blocked. A run started under nohup ignores SIGHUP, and keeps ignoring it.
+  StopSignals();
+  ~StopSignals();  // the handlers that were there before
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // The first signal's number, 0 while none came.
+  int requested() const;
+  // Its name: "SIGINT", "SIGTERM" or "SIGHUP".
+  std::string name() const;
+};
+
+}  // namespace nabla
