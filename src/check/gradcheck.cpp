@@ -77,93 +77,128 @@ GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x, co
   return gradcheck(net, x, labels, backprop(net, x, labels, masks), options, masks);
 }
 
-GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in, const std::vector<int32_t>& labels,
-                          const Gradients& analytic, const GradcheckOptions& opt, const Rng* masks) {
-  GradcheckReport report;
-  const int64_t rows = int64_t(labels.size());
-  std::vector<double> x = x_in;  // perturbed in place for ∂C/∂x
+namespace {
 
-  auto cost = [&]() {
-    Rng dropout = masks ? *masks : Rng();  // the same masks every time
-    net.forward(x.data(), rows, masks ? &dropout : nullptr);
-    return net.loss(labels.data(), false).loss;
-  };
-  report.loss = cost();
-  double z_max = 0;
-  for (int64_t k = 0; k < rows * net.outputs(); ++k) z_max = std::max(z_max, std::abs(net.output_z()[k]));
-  report.backprop_seconds = analytic.seconds;
-  const uint64_t base_signature = kink_signature(net, rows);
-  report.parameters = int64_t(net.params().size());
+// Central differences of the loss on one batch, entry by entry, against backprop's gradients.
+class FiniteDifferences {
+ public:
+  FiniteDifferences(Network<double>& net, std::vector<double>& x, const std::vector<int32_t>& labels,
+                    const GradcheckOptions& opt, const Rng* masks, GradcheckReport& report)
+      : net_(net), x_(x), labels_(labels), opt_(opt), masks_(masks), report_(report), rows_(int64_t(labels.size())) {
+    report_.loss = cost();
+    double z_max = 0;
+    for (int64_t k = 0; k < rows_ * net_.outputs(); ++k) z_max = std::max(z_max, std::abs(net_.output_z()[k]));
+    base_signature_ = kink_signature(net_, rows_);
+    // The floor s: what a central difference can resolve (gradcheck.hpp).
+    const double u = 0x1.0p-53;
+    const double noise = 16 * u * std::max({std::abs(report_.loss), z_max, 1.0}) / opt_.epsilon + opt_.epsilon * opt_.epsilon;
+    report_.floor = opt_.floor >= 0 ? opt_.floor : noise / opt_.tolerance;
+  }
 
-  const double u = 0x1.0p-53;
-  const double noise = 16 * u * std::max({std::abs(report.loss), z_max, 1.0}) / opt.epsilon + opt.epsilon * opt.epsilon;
-  const double s = opt.floor >= 0 ? opt.floor : noise / opt.tolerance;
-  report.floor = s;
+  // The loss of the batch, with the same dropout masks every time.
+  double cost() {
+    Rng dropout = masks_ ? *masks_ : Rng();
+    net_.forward(x_.data(), rows_, masks_ ? &dropout : nullptr);
+    return net_.loss(labels_.data(), false).loss;
+  }
 
-  // One tensor: values (perturbed in place), analytic gradients, shape.
-  auto check = [&](const std::string& name, double* values, const double* analytic, const std::vector<int64_t>& shape,
-                   size_t n, Rng& rng) {
+  // One tensor: its values (perturbed in place and restored), backprop's gradients of them, its shape.
+  TensorCheck check(const std::string& name, double* values, const double* analytic, const std::vector<int64_t>& shape,
+                    size_t n, Rng& rng) {
     TensorCheck t;
     t.name = name;
     t.entries = int64_t(n);
     double diff2 = 0, g2 = 0, fd2 = 0;
+    const double s = report_.floor;
     std::vector<EntryCheck> entries;
     const auto t0 = Clock::now();
-    for (size_t k : pick(n, opt.per_tensor, rng)) {
-      const double saved = values[k];
-      values[k] = saved + opt.epsilon;
-      const double plus = values[k];
-      const double c_plus = cost();
-      const uint64_t sig_plus = kink_signature(net, rows);
-      values[k] = saved - opt.epsilon;
-      const double minus = values[k];
-      const double c_minus = cost();
-      const uint64_t sig_minus = kink_signature(net, rows);
-      values[k] = saved;
-      report.forward_passes += 2;
-      if (sig_plus != base_signature || sig_minus != base_signature) {
+    for (size_t k : pick(n, opt_.per_tensor, rng)) {
+      double fd = 0;
+      if (!difference(values, k, fd)) {
         ++t.kinks;
         continue;
       }
       const double g = analytic[k];
-      const double fd = (c_plus - c_minus) / (plus - minus);  // the step actually taken
       ++t.checked;
       diff2 += (g - fd) * (g - fd);
       g2 += g * g;
       fd2 += fd * fd;
-      report.max_gradient = std::max(report.max_gradient, std::abs(g));
+      report_.max_gradient = std::max(report_.max_gradient, std::abs(g));
       const double err = std::abs(g - fd) / std::max({std::abs(g), std::abs(fd), s});
       t.max_error = std::max(t.max_error, err);
       entries.push_back({entry_name(name, shape, k), g, fd, err});
     }
-    report.fd_seconds += seconds_since(t0);
+    report_.fd_seconds += seconds_since(t0);
     const double denom = std::max(std::sqrt(g2) + std::sqrt(fd2), s * std::sqrt(double(t.checked)));
     t.normwise = t.checked ? std::sqrt(diff2) / denom : 0;
-    const size_t keep = std::min(entries.size(), size_t(std::max(opt.worst, 0)));
+    const size_t keep = std::min(entries.size(), size_t(std::max(opt_.worst, 0)));
     std::partial_sort(entries.begin(), entries.begin() + keep, entries.end(),
                       [](const EntryCheck& a, const EntryCheck& b) { return a.error > b.error; });
     entries.resize(keep);
     t.worst = std::move(entries);
-    t.pass = t.normwise < opt.tolerance && t.max_error < opt.tolerance;
-    report.tensors.push_back(std::move(t));
-  };
+    t.pass = t.normwise < opt_.tolerance && t.max_error < opt_.tolerance;
+    return t;
+  }
 
-  Rng rng = Rng::stream(opt.seed, Stream::gradcheck_entries);
-  for (const TensorInfo& ti : net.tensors())
-    check(ti.name, net.params().data() + ti.offset, analytic.params.data() + ti.offset, ti.shape, ti.size(), rng);
-  if (opt.check_input) check("input", x.data(), analytic.input.data(), {rows, net.inputs()}, x.size(), rng);
+ private:
+  // (C(v + ε) − C(v − ε)) / 2ε for values[k], over the step actually taken; false where the two
+  // sides straddle a relu kink.
+  bool difference(double* values, size_t k, double& fd) {
+    const double saved = values[k];
+    values[k] = saved + opt_.epsilon;
+    const double plus = values[k];
+    const double c_plus = cost();
+    const uint64_t sig_plus = kink_signature(net_, rows_);
+    values[k] = saved - opt_.epsilon;
+    const double minus = values[k];
+    const double c_minus = cost();
+    const uint64_t sig_minus = kink_signature(net_, rows_);
+    values[k] = saved;
+    report_.forward_passes += 2;
+    fd = (c_plus - c_minus) / (plus - minus);
+    return sig_plus == base_signature_ && sig_minus == base_signature_;
+  }
 
-  report.pass = std::all_of(report.tensors.begin(), report.tensors.end(), [](const TensorCheck& t) { return t.pass; });
+  Network<double>& net_;
+  std::vector<double>& x_;
+  const std::vector<int32_t>& labels_;
+  const GradcheckOptions& opt_;
+  const Rng* masks_;
+  GradcheckReport& report_;
+  const int64_t rows_;
+  uint64_t base_signature_ = 0;
+};
+
+// Why a check that found no wrong entry still proves nothing, or "".
+std::string refusal(const GradcheckReport& report) {
   int64_t checked = 0;
   for (const TensorCheck& t : report.tensors) checked += t.checked;
-  if (checked == 0) {
-    report.refusal = "no entry could be checked (every one straddles a kink)";
-  } else if (report.max_gradient < s) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "every gradient is below the noise floor s = %.2g (largest %.2g): the check would prove nothing",
-                  s, report.max_gradient);
-    report.refusal = buf;
-  }
+  if (checked == 0) return "no entry could be checked (every one straddles a kink)";
+  if (report.max_gradient >= report.floor) return "";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "every gradient is below the noise floor s = %.2g (largest %.2g): the check would prove nothing",
+                report.floor, report.max_gradient);
+  return buf;
+}
+
+}  // namespace
+
+GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in, const std::vector<int32_t>& labels,
+                          const Gradients& analytic, const GradcheckOptions& opt, const Rng* masks) {
+  GradcheckReport report;
+  std::vector<double> x = x_in;  // perturbed in place for ∂C/∂x
+  report.backprop_seconds = analytic.seconds;
+  report.parameters = int64_t(net.params().size());
+  FiniteDifferences fd(net, x, labels, opt, masks, report);
+  Rng rng = Rng::stream(opt.seed, Stream::gradcheck_entries);
+  for (const TensorInfo& ti : net.tensors())
+    report.tensors.push_back(
+        fd.check(ti.name, net.params().data() + ti.offset, analytic.params.data() + ti.offset, ti.shape, ti.size(), rng));
+  if (opt.check_input)
+    report.tensors.push_back(
+        fd.check("input", x.data(), analytic.input.data(), {int64_t(labels.size()), net.inputs()}, x.size(), rng));
+  report.pass = std::all_of(report.tensors.begin(), report.tensors.end(), [](const TensorCheck& t) { return t.pass; });
+  report.refusal = refusal(report);
   if (!report.refusal.empty()) report.pass = false;
   return report;
 }

@@ -173,14 +173,8 @@ int eval_command(const EvalFlags& f) {
   return kOk;
 }
 
-}  // namespace
-
-int run(int argc, char** argv) {
-  CLI::App app{"nabla: trains feedforward neural networks from a JSON config, on the CPU"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "nabla 0.1.0");
-
-  TrainFlags f;
+// The train subcommand's flags, bound to f.
+CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   CLI::App* train = app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
   train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required();
   train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
@@ -204,42 +198,35 @@ int run(int argc, char** argv) {
     train->get_option(check_flag)->needs("--gradcheck");  // not silently ignored
   train->get_option("--dry-run")->excludes("--gradcheck");
   train->get_option("--resume")->excludes("--dry-run")->excludes("--gradcheck");
+  return train;
+}
 
-  EvalFlags ef;
+// The eval subcommand's flags, bound to f.
+CLI::App* add_eval(CLI::App& app, EvalFlags& f) {
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix");
-  eval->add_option("checkpoint", ef.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
-  auto* images = eval->add_option("--images", ef.images, "IDX images to evaluate on (default: the config's test set)");
-  auto* labels = eval->add_option("--labels", ef.labels, "IDX labels for --images");
-  auto* csv = eval->add_option("--csv", ef.csv, "A CSV file to evaluate on (label first)");
-  eval->add_flag("--csv-header", ef.csv_header, "The CSV file's first row is a header")->needs(csv);
-  eval->add_flag("--json", ef.json, "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
+  eval->add_option("checkpoint", f.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
+  auto* images = eval->add_option("--images", f.images, "IDX images to evaluate on (default: the config's test set)");
+  auto* labels = eval->add_option("--labels", f.labels, "IDX labels for --images");
+  auto* csv = eval->add_option("--csv", f.csv, "A CSV file to evaluate on (label first)");
+  eval->add_flag("--csv-header", f.csv_header, "The CSV file's first row is a header")->needs(csv);
+  eval->add_flag("--json", f.json, "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
   images->needs(labels);
   labels->needs(images);
   csv->excludes(images)->excludes(labels);
+  return eval;
+}
 
-  // A first word that is neither a subcommand nor a flag: CLI11 would only say one is required.
-  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "train" && std::string(argv[1]) != "eval") {
-    std::cerr << "nabla: unknown command '" << argv[1] << "': expected train or eval (see --help)\n";
-    return kBadInput;
-  }
+// Runs a command; what went wrong becomes its message on stderr and the exit code.
+template <class Command>
+int guarded(Command command) {
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e), kOk;  // --help, --version
-    std::cerr << "nabla: " << e.what() << " (see --help)\n";  // one line, as every other error
-    return kBadInput;
-  }
-  // What a command prints is its result: when standard output cannot take it (a full disk, a
-  // closed pipe), the command has failed.
-  auto written = [](int code) {
+    const int code = command();
+    // What a command prints is its result: when standard output cannot take it (a full disk, a
+    // closed pipe), the command has failed.
     std::cout.flush();
     if (std::cout) return code;
     std::cerr << "nabla: cannot write the output to standard output (a full disk or a closed pipe?)\n";
     return code == kOk ? kBadInput : code;
-  };
-  try {
-    if (*train) return written(train_command(f));
-    if (*eval) return written(eval_command(ef));
   } catch (const Interrupted& e) {
     std::cerr << e.what() << "\n";
     return 128 + e.signal;
@@ -263,6 +250,33 @@ int run(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return kBadInput;
   }
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"nabla: trains feedforward neural networks from a JSON config, on the CPU"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nabla 0.1.0");
+  TrainFlags train_flags;
+  EvalFlags eval_flags;
+  const CLI::App* train = add_train(app, train_flags);
+  const CLI::App* eval = add_eval(app, eval_flags);
+
+  // A first word that is neither a subcommand nor a flag: CLI11 would only say one is required.
+  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "train" && std::string(argv[1]) != "eval") {
+    std::cerr << "nabla: unknown command '" << argv[1] << "': expected train or eval (see --help)\n";
+    return kBadInput;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e), kOk;  // --help, --version
+    std::cerr << "nabla: " << e.what() << " (see --help)\n";  // one line, as every other error
+    return kBadInput;
+  }
+  if (*train) return guarded([&] { return train_command(train_flags); });
+  if (*eval) return guarded([&] { return eval_command(eval_flags); });
   return kOk;
 }
 
