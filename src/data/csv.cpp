@@ -139,6 +139,13 @@ bool CsvReader::skip_rows(int64_t n) {
   return true;
 }
 
+// A field that does not parse on line 1 of a file read without a header may be the header.
+std::string CsvReader::header_hint() const {
+  return !header_ && line_ == 1
+             ? " (is line 1 a header? set data.csv_header to true, or pass --csv-header to nabla eval)"
+             : "";
+}
+
 CsvLayout CsvReader::scan() {
   int64_t header_columns = restart();
   int64_t header_line = line_;
@@ -167,8 +174,7 @@ CsvLayout CsvReader::scan() {
     if (!parse_int(f, label) || label < 0 || label > std::numeric_limits<int32_t>::max()) {
       float v;
       bool number = parse_float(f, v);
-      std::string hint = !number && !header_ && line_ == 1 ? " (is line 1 a header? set data.csv_header to true, or pass --csv-header to nabla eval)" : "";
-      fail(1, "expected a non-negative integer label, found " + quoted(f) + hint);
+      fail(1, "expected a non-negative integer label, found " + quoted(f) + (number ? "" : header_hint()));
     }
     if (label > max_label) max_label = label;
     for (int64_t c = 2; c <= columns; ++c) {
@@ -176,10 +182,7 @@ CsvLayout CsvReader::scan() {
       int64_t i;
       if (layout.dtype == Dtype::u8 && parse_int(f, i) && i >= 0 && i <= 255) continue;
       float v;
-      if (!parse_float(f, v)) {
-        std::string hint = !header_ && line_ == 1 ? " (is line 1 a header? set data.csv_header to true, or pass --csv-header to nabla eval)" : "";
-        fail(c, "expected a number, found " + quoted(f) + hint);
-      }
+      if (!parse_float(f, v)) fail(c, "expected a number, found " + quoted(f) + header_hint());
       layout.dtype = Dtype::f32;
     }
     ++layout.count;

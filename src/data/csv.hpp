@@ -43,6 +43,7 @@ class CsvReader {
   bool next_line(std::string_view& line);   // the next line, without its "\r\n"
   bool next_data_line(std::string_view& line);  // the next non-blank line
   [[noreturn]] void fail(int64_t column, const std::string& what) const;
+  std::string header_hint() const;  // " (is line 1 a header? ...)" where that may be so, else ""
 
   InputFile file_;
   bool header_;

@@ -4,12 +4,14 @@
 // needs to continue exactly where it stopped:
 //   tensor optimizer.state [buffers, parameters]  the optimiser's moments (absent for plain SGD)
 //   __metadata__ (strings):
-//     format "nabla-checkpoint", format_version "1", config (the resolved config, JSON),
+//     format "nabla-checkpoint", format_version "2" (version 1 files, without crc32_metadata, still
+//     load), config (the resolved config, JSON),
 //     epoch (epochs completed), step (optimiser steps taken), batch (batches done of the next epoch:
 //     non-zero only when a signal stopped the run mid-epoch), rng_dropout (the dropout stream's state),
 //     optimizer, optimizer_steps, best_metric, best_epoch, since_best (early stopping), the partial
 //     epoch's sums (epoch_loss_sum, epoch_correct, epoch_seen, epoch_seconds), lr (for people), and
-//     crc32 (CRC-32 of all tensor bytes, 8 hex digits).
+//     crc32 (CRC-32 of all tensor bytes, 8 hex digits), and crc32_metadata (CRC-32 of every other
+//     key and value, in key order, each followed by a NUL: it covers crc32 and so the tensors).
 // The learning-rate schedule is a pure function of the step and the shuffle order of (seed, epoch),
 // so step and epoch are their whole state.
 #include <cstdint>

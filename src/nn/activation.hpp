@@ -27,7 +27,7 @@ void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a,
 template <class T>
 void mul_derivative(Activation act, double slope, T* delta, const T* a, int64_t rows, int64_t cols);
 
-// Scalar versions, for tests and the gradient check's reference values.
+// Scalar versions, one element at a time: the tests' reference values for the array versions above.
 double activate(Activation act, double slope, double z);
 double derivative_from_output(Activation act, double slope, double a);
 

@@ -65,7 +65,7 @@ void Team::run_erased(void (*call)(void*, int), void* fn) {
 }
 
 void Team::work(int k) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     await_change(generation_, seen);
     seen = generation_.load(std::memory_order_acquire);

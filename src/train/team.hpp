@@ -34,7 +34,9 @@ class Team {
   void call_member(int k);
 
   std::vector<std::thread> workers_;
-  std::atomic<uint64_t> generation_{0};
+  // 32 bits: libstdc++ waits on a 4-byte atomic with a futex of its own; a wrap is harmless, since
+  // only a change is looked for.
+  std::atomic<uint32_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
   void (*call_)(void*, int) = nullptr;
