@@ -146,11 +146,11 @@ std::string CsvReader::header_hint() const {
              : "";
 }
 
-CsvLayout CsvReader::scan() {
+Info CsvReader::scan() {
   int64_t header_columns = restart();
   int64_t header_line = line_;
 
-  CsvLayout layout;
+  Info layout;
   int64_t columns = 0, first_line = 0;
   int64_t max_label = -1;
   std::string_view line;
@@ -190,7 +190,8 @@ CsvLayout CsvReader::scan() {
   if (layout.count == 0)
     throw Error(file_.path(), "", std::string("expected at least one row of data") + (header_ ? " after the header" : "") +
                                       ", found none");
-  layout.features = columns - 1;
+  layout.rows = 1;
+  layout.features = layout.cols = columns - 1;
   layout.classes = max_label + 1;
   return layout;
 }

@@ -10,23 +10,16 @@
 #include <vector>
 
 #include "data/file.hpp"
-#include "data/idx.hpp"
+#include "data/info.hpp"
 
 namespace nabla::data {
-
-struct CsvLayout {
-  int64_t count = 0;     // rows of data
-  int64_t features = 0;  // columns - 1
-  Dtype dtype = Dtype::u8;  // u8 when every feature is an integer in 0..255, else float32
-  int64_t classes = 0;   // max label + 1
-};
 
 class CsvReader {
  public:
   CsvReader(const std::string& path, bool header);
 
   // One pass over the whole file, checking every row. Leaves the reader at the end.
-  CsvLayout scan();
+  Info scan();
   // Back to the first row of data.
   void rewind();
   // Skips n rows of data (without parsing them); false if the file ends first.

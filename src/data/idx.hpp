@@ -11,12 +11,9 @@
 #include <vector>
 
 #include "data/file.hpp"
+#include "data/info.hpp"
 
 namespace nabla::data {
-
-// How a sample's features are held: as stored (u8), or as native float32.
-enum class Dtype : uint8_t { u8 = 0x08, f32 = 0x0D };
-inline int64_t dtype_bytes(Dtype t) { return t == Dtype::u8 ? 1 : 4; }
 
 enum class IdxKind { images, labels };
 

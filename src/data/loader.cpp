@@ -55,7 +55,7 @@ struct BatchLoader::Impl {
   // Fixed at construction.
   LoaderOptions opt;
   std::unique_ptr<Source> source;  // the worker's once it runs; none in memory mode
-  Layout layout;
+  Info layout;
   int64_t begin = 0, end = 0, n = 0;
   int64_t batch = 0, batches = 0;
   int64_t sample_bytes = 0;        // one sample's features as held

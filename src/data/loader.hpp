@@ -11,17 +11,9 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "data/info.hpp"
 
 namespace nabla::data {
-
-// What a source holds, read from its headers (and its labels, for the class count).
-struct Info {
-  int64_t count = 0;     // samples
-  int64_t rows = 0;      // image height (CSV: 1)
-  int64_t cols = 0;      // image width (CSV: the feature count)
-  int64_t features = 0;  // rows * cols
-  int64_t classes = 0;   // max label + 1
-};
 
 // Reads and checks the headers (magic, dimensions, exact byte counts, images and labels agreeing in
 // count) and scans the labels. Throws nabla::Error naming the file and the byte offset or line.

@@ -125,15 +125,10 @@ class IdxSource final : public Source {
 class CsvSource final : public Source {
  public:
   CsvSource(const std::string& path, bool header) : reader_(path, header) {
-    CsvLayout l = reader_.scan();
+    layout_ = reader_.scan();
     reader_.rewind();
     path_ = path;
-    layout_.count = l.count;
-    layout_.rows = 1;
-    layout_.cols = l.features;
-    layout_.features = l.features;
-    layout_.dtype = l.dtype;
-    classes_ = l.classes;
+    classes_ = layout_.classes;
   }
 
   bool random_access() const override { return false; }
@@ -186,13 +181,9 @@ std::unique_ptr<Source> open_source(const DataSource& source, DataFormat format,
 
 Info inspect(const DataSource& source, DataFormat format, bool csv_header) {
   std::unique_ptr<Source> s = open_source(source, format, csv_header);
-  Info info;
-  info.classes = s->check_all();
-  const Layout& l = s->layout();
-  info.count = l.count;
-  info.rows = l.rows;
-  info.cols = l.cols;
-  info.features = l.features;
+  const int64_t classes = s->check_all();
+  Info info = s->layout();
+  info.classes = classes;
   return info;
 }
 

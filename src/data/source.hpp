@@ -11,18 +11,11 @@
 
 namespace nabla::data {
 
-struct Layout {
-  int64_t count = 0;
-  int64_t rows = 0, cols = 0;
-  int64_t features = 0;
-  Dtype dtype = Dtype::u8;
-  int64_t sample_bytes() const { return features * dtype_bytes(dtype); }
-};
-
 class Source {
  public:
   virtual ~Source() = default;
-  const Layout& layout() const { return layout_; }
+  // The source's samples and their shape (classes is CSV's from its scan, 0 for IDX until check_all).
+  const Info& layout() const { return layout_; }
   const std::string& path() const { return path_; }  // the images or CSV file, for messages
 
   // True for raw IDX, which read_at() can read anywhere; gzip and CSV are read front to back.
@@ -41,7 +34,7 @@ class Source {
   virtual int64_t buffer_bytes() const = 0;
 
  protected:
-  Layout layout_;
+  Info layout_;
   std::string path_;
 };
 
