@@ -1,6 +1,6 @@
 #pragma once
 // Layers for tests that build a Network directly, as a config's model.layers would describe them.
-#include "config/config.hpp"
+#include "config/types.hpp"
 
 namespace test_layers {
 

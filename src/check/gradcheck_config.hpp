@@ -6,7 +6,7 @@
 #include <iosfwd>
 
 #include "check/gradcheck.hpp"
-#include "config/config.hpp"
+#include "config/types.hpp"
 
 namespace nabla {
 

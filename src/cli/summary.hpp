@@ -2,7 +2,7 @@
 // The model summary printed by --dry-run, in the manner of Keras' model.summary().
 #include <iosfwd>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "train/data_plan.hpp"
 
 namespace nabla {

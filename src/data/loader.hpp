@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "data/info.hpp"
 
 namespace nabla::data {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "data/idx.hpp"
 
 namespace nabla::data {

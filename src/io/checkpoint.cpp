@@ -8,11 +8,11 @@
 #include <cstring>
 #include <map>
 
+#include "config/json.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
 #include "util/error.hpp"
 #include "util/format.hpp"
-#include "train/tmp_shim.hpp"  // TEMPORARY
 
 namespace nabla::io {
 
@@ -172,13 +172,14 @@ void check_format(const Metadata& m, const SafetensorsFile& file) {
 
 // The config the checkpoint was trained with, validated like a config file.
 void read_config(const Metadata& m, const std::string& path, Checkpoint& c) {
+  nlohmann::ordered_json json;
   try {
-    c.config_json = nlohmann::ordered_json::parse(m.get("config"));
+    json = nlohmann::ordered_json::parse(m.get("config"));
   } catch (const nlohmann::json::parse_error& e) {
     throw m.fail("__metadata__.config: not JSON: " + std::string(e.what()));
   }
   try {
-    c.config = parse_config(c.config_json, path + " (__metadata__.config)", ".");
+    c.config = parse_config(json, path + " (__metadata__.config)", ".");
   } catch (const Errors& e) {
     throw m.fail("__metadata__.config is not a valid config: " + e.messages().front());
   }

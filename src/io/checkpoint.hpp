@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "nn/network.hpp"
 
 namespace nabla::io {
@@ -41,7 +41,6 @@ struct RunState {
 
 struct Checkpoint {
   Config config;                  // parsed from the metadata and validated like a config file
-  nlohmann::ordered_json config_json;
   RunState state;
   int64_t inputs = 0, outputs = 0;  // the network's size, read off its first and last weights
   std::string optimizer;          // sgd, adam, adamw

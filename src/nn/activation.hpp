@@ -8,7 +8,7 @@
 // loss: see loss.hpp.)
 #include <cstdint>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 
 namespace nabla {
 

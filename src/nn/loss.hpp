@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 
 namespace nabla {
 

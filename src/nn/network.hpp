@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "math/bf16.hpp"
 #include "math/rng.hpp"
 #include "nn/loss.hpp"

@@ -7,7 +7,6 @@
 #include "math/bf16.hpp"
 #include "train/optimizer.hpp"
 #include "util/error.hpp"
-#include "train/tmp_shim.hpp"
 #include "util/format.hpp"
 
 namespace nabla {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "data/loader.hpp"
 
 namespace nabla {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "data/loader.hpp"
 #include "nn/network.hpp"
 

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "math/bf16.hpp"
 
 namespace nabla {

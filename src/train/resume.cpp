@@ -2,9 +2,10 @@
 
 #include <map>
 
+#include "config/json.hpp"
+#include "config/schema.hpp"
 #include "train/schedule.hpp"
 #include "util/error.hpp"
-#include "train/tmp_shim.hpp"
 #include "util/format.hpp"
 
 namespace nabla {
@@ -43,8 +44,7 @@ std::vector<std::string> check_resume(const io::Checkpoint& from, const Config& 
     std::string list;
     for (const std::string& r : refused) list += (list.empty() ? "" : "; ") + r;
     throw Error(now.path, "", "cannot resume " + path + ": the config differs from the checkpoint's in " + list +
-                                  " (only name, training.epochs, optimizer.learning_rate, training.threads, "
-                                  "training.precision and the checkpoint section may change)");
+                                  " (only " + resumable_keys_text() + " may change)");
   }
   if (from.state.epoch >= now.training.epochs)
     throw Error(path, "",

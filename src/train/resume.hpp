@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "io/checkpoint.hpp"
 
 namespace nabla {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "config/json.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
 #include "util/error.hpp"

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "io/checkpoint.hpp"
 
 namespace nabla {

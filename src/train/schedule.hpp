@@ -8,7 +8,7 @@
 //   cosine      η_min + (η₀ − η_min)(1 + cos πp)/2,   p = (s − W)/(S − W), S = all steps
 #include <cstdint>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 
 namespace nabla {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/types.hpp"
 #include "train/progress.hpp"
 #include "util/error.hpp"
 

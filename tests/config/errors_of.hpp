@@ -3,7 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/json.hpp"
+#include "config/types.hpp"
 #include "util/error.hpp"
 
 namespace test {

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/json.hpp"
+#include "config/types.hpp"
 #include "config/errors_of.hpp"
 #include "temp_dir.hpp"
 #include "util/error.hpp"

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "config/json.hpp"
 #include "io/checkpoint.hpp"
 #include "io/safetensors.hpp"
 #include "util/error.hpp"

@@ -1,13 +1,11 @@
 #pragma once
-// The validated configuration: plain structs, filled once at the edge by load_config() and read
-// everywhere else. Every key, its type, default and range is documented in configs/README.md.
+// The validated configuration: plain structs, filled once at the edge by load_config() (json.hpp)
+// and read everywhere else. Every key, its type, default and range is documented in
+// configs/README.md; the struct defaults below are the format's defaults. No JSON library here.
+#include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace nabla {
 
@@ -26,17 +24,6 @@ const char* to_string(LossKind);
 const char* to_string(OptimizerKind);
 const char* to_string(ScheduleKind);
 const char* to_string(DataFormat);
-
-// The inverse of to_string (exact, case-sensitive names); for Init also the aliases "xavier" and
-// "xavier_uniform" (glorot_uniform) and "xavier_normal" (glorot_normal). nullopt for anything else.
-template <class Enum> std::optional<Enum> from_string(std::string_view name);
-template <> std::optional<Activation> from_string<Activation>(std::string_view);
-template <> std::optional<Init> from_string<Init>(std::string_view);
-template <> std::optional<LayerType> from_string<LayerType>(std::string_view);
-template <> std::optional<LossKind> from_string<LossKind>(std::string_view);
-template <> std::optional<OptimizerKind> from_string<OptimizerKind>(std::string_view);
-template <> std::optional<ScheduleKind> from_string<ScheduleKind>(std::string_view);
-template <> std::optional<DataFormat> from_string<DataFormat>(std::string_view);
 
 struct LayerConfig {
   LayerType type = LayerType::dense;
@@ -140,27 +127,20 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// Reads, overrides and validates a config. `overrides` are "a.b[2].c=VALUE" strings (from --set);
-// VALUE is parsed as JSON, and as a plain string when it is not JSON. Every problem found is
-// reported at once: throws nabla::Errors with one "FILE: JSON.PATH: message" line each.
-Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// How many moment buffers the optimiser keeps, each one float a parameter: sgd's velocity (with
+// momentum), adam's and adamw's m and v. The optimiser, checkpoints and the memory estimate size
+// their state from it.
+inline int moment_buffers(const OptimizerConfig& o) {
+  if (o.type == OptimizerKind::sgd) return o.momentum > 0 ? 1 : 0;
+  return 2;
+}
 
-// The same from a JSON value already in memory; `path` names it in messages, `base_dir` resolves
-// relative data paths.
-Config parse_config(const nlohmann::json& j, const std::string& path, const std::string& base_dir);
-// The same, reporting problems in the object's own key order (load_config keeps the file's order).
-Config parse_config(const nlohmann::ordered_json& j, const std::string& path, const std::string& base_dir);
+// The output layer: the last dense layer (the last layer, when none is dense; `layers` must not be
+// empty). A validated config's last layer is dense.
+size_t output_layer_index(const std::vector<LayerConfig>& layers);
 
-// Applies one "a.b[2].c=VALUE" override to a config's JSON, as load_config does before validating.
-// A missing section on the way is created (training.early_stopping.patience=5 turns early stopping
-// on); a missing key at the end is added. Throws nabla::Error "--set a.b[2].c=VALUE: PATH: what"
-// when the text has no '=', an index is malformed or out of range, the path goes through a
-// non-object, or a section on the way is not a known key.
-void apply_override(nlohmann::ordered_json& j, const std::string& assignment);
-
-// The resolved config, every default filled in, data paths absolute, keys in a readable order
-// (name, data, model, loss, optimizer, schedule, training, checkpoint) and only the keys that apply
-// to the chosen variants. For a Config from parse_config, parse_config(to_json(c), c.path, any) == c.
-nlohmann::ordered_json to_json(const Config& c);
+// The JSON path of the output layer's size, for messages about it: "model.layers[2].units", or
+// "model.layers" when no layer is dense.
+std::string output_layer_path(const Config& c);
 
 }  // namespace nabla
