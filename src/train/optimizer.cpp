@@ -76,10 +76,7 @@ NABLA_PER_CPU uint32_t adam(float* __restrict theta, float* __restrict m, float*
 }  // namespace
 
 Optimizer::Optimizer(const OptimizerConfig& config, size_t parameters) : c_(config), n_(parameters) {
-  size_t buffers = 0;
-  if (c_.type == OptimizerKind::sgd) buffers = c_.momentum > 0 ? 1 : 0;
-  else buffers = 2;
-  state_.assign(buffers * n_, 0.0f);
+  state_.assign(size_t(moment_buffers(c_)) * n_, 0.0f);
 }
 
 void Optimizer::begin_step() {
