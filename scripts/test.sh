@@ -5,5 +5,6 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
 scripts/get-data.sh
-# No test takes more than a few seconds: one that runs 5 minutes hangs, and fails instead of holding CI.
+# No test takes more than a few seconds, but for the build without bf16 (its own timeout, in
+# tests/CMakeLists.txt): one that runs 5 minutes hangs, and fails instead of holding CI.
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300

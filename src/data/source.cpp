@@ -36,7 +36,8 @@ class IdxSource final : public Source {
     int64_t skip_i = hi_.header_bytes + first * hi_.record_bytes();
     int64_t skip_l = hl_.header_bytes + first;
     if (images_.skip(skip_i) != skip_i || labels_.skip(skip_l) != skip_l)
-      throw Error(path_, "", "internal: seek past the end of the data");
+      throw Error(path_, "", "the data ends before sample " + std::to_string(first) +
+                                 " (did the file change while it was read?)");
     next_ = first;
     label_file_ = first;
     label_pos_ = label_end_ = 0;

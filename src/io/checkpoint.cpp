@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -123,7 +124,7 @@ class Metadata {
     char* end = nullptr;
     errno = 0;
     const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || v[0] == '-' || *end || errno)
+    if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) || *end || errno)
       throw fail("__metadata__." + std::string(key) + ": expected a whole number from 0 to 2^64 - 1, found \"" + v + "\"");
     return x;
   }

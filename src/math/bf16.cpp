@@ -1,5 +1,7 @@
 #include "math/bf16.hpp"
 
+#include "util/error.hpp"
+
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -134,7 +136,7 @@ bool bf16_in_build() { return false; }
 std::string bf16_unavailable() { return "this build has no bf16 engine (built with NABLA_BF16=OFF)"; }
 
 void gemm_bf16(bool, bool, int, int, int, const bf16*, int, const bf16*, int, float*, int) {
-  throw std::logic_error("gemm_bf16: built without oneDNN");
+  throw InternalError("gemm_bf16: built without oneDNN (check_precision refuses bf16 configs in such a build)");
 }
 
 #endif

@@ -2,8 +2,9 @@
 
 // OpenBLAS's own thread pool (its pthreads build, Debian's default) is started when the library
 // loads, before main, and its threads keep the signal mask of that moment. These two functions of
-// that build stop the pool and start it again; declared weak, so that a build of OpenBLAS without
-// them (its OpenMP one) links all the same and leaves its threads as they are.
+// OpenBLAS's (internal, but exported by every build: the OpenMP one's only free and reallocate
+// buffers) stop the pool and start it again. Declared weak, so that an OpenBLAS without them links
+// all the same and leaves its threads as they are. Safe only while no other thread is inside BLAS.
 extern "C" {
 int blas_thread_shutdown_(void) __attribute__((weak));
 int blas_thread_init(void) __attribute__((weak));

@@ -23,7 +23,8 @@ inline void set_blas_threads(int n) { openblas_set_num_threads(n); }
 
 // Stops OpenBLAS's thread pool and starts it again, so that its threads take the calling thread's
 // signal mask (util/threads.hpp: the trainer calls it with the stop signals blocked). Does nothing
-// where the OpenBLAS build has no pool of its own to restart.
+// where the OpenBLAS build has no pool of its own to restart. Call it while no other thread is in
+// BLAS. A later set_blas_threads above the pool's size adds threads with the mask of its caller.
 void restart_blas_threads();
 
 }  // namespace nabla

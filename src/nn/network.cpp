@@ -54,8 +54,7 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     dense_.push_back(d);
     in = d.out;
   }
-  require(!dense_.empty(), "Network: no dense layer");
-  for (const Dense& d : dense_) require(d.out <= INT_MAX, "Network: a layer's units over INT_MAX");
+  require(!dense_.empty(), "Network: no dense layer");  // units are ints: every size fits a GEMM's int
 
   params_.assign(offset, T(0));
   grads_.assign(offset, T(0));

@@ -40,16 +40,26 @@ void check_output_layer(const Config& c, const DataPlan& p) {
                     source_name(c.data.train) + ")");
 }
 
-// What the network will take, in bytes, before anything is allocated.
-void check_memory(const Config& c, const DataPlan& p) {
-  double params = 0, units = 0, in = double(p.train.features);
+// The dense layers' sizes in turn: visit(in, out) for each.
+template <class Visit>
+void for_each_dense(const Config& c, const DataPlan& p, Visit visit) {
+  double in = double(p.train.features);
   for (const LayerConfig& l : c.layers) {
     if (l.type != LayerType::dense) continue;
-    const double out_units = l.units > 0 ? double(l.units) : double(p.classes);
-    params += in * out_units + out_units;
-    units += out_units;
-    in = out_units;
+    const double out = l.units > 0 ? double(l.units) : double(p.classes);
+    visit(in, out);
+    in = out;
   }
+}
+
+// What the network will take, in bytes, before anything is allocated (in double: a config can
+// ask for more than 2^63 bytes).
+void check_memory(const Config& c, const DataPlan& p) {
+  double params = 0, units = 0;
+  for_each_dense(c, p, [&](double in, double out) {
+    params += in * out + out;
+    units += out;
+  });
   // Per parameter: itself, its gradient and a checkpoint's copy (3), and each moment buffer with
   // its checkpoint copy (2 each). Per batch row and unit (the input's too): the activations, the
   // pre-activations, δ, the dropout mask and its scaled copy (5). Floats of 4 bytes.
@@ -80,6 +90,16 @@ data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, 
 }
 
 }  // namespace
+
+int64_t DataPlan::batches_per_epoch(const Config& c) const {
+  return (train_samples + c.training.batch_size - 1) / c.training.batch_size;
+}
+
+int64_t DataPlan::parameters(const Config& c) const {
+  double n = 0;
+  for_each_dense(c, *this, [&](double in, double out) { n += in * out + out; });
+  return int64_t(n);  // below the memory limit check_memory enforced, so exact
+}
 
 int64_t DataPlan::largest_batch(const Config& c) const {
   const int64_t largest_split = std::max({train_samples, c.data.validation, has_test ? test.count : 0});

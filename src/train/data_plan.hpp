@@ -18,6 +18,10 @@ struct DataPlan {
   bool has_test = false;
   // The largest batch any split hands out: the network's workspaces are sized for it.
   int64_t largest_batch(const Config& config) const;
+  // The training split's batches an epoch (the last one may be short).
+  int64_t batches_per_epoch(const Config& config) const;
+  // The network's parameter count: its dense layers' weights and biases.
+  int64_t parameters(const Config& config) const;
 };
 
 // Reads the data's headers and checks them against the config; a network far over the machine's

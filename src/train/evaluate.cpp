@@ -51,6 +51,7 @@ namespace {
 
 // The data against the checkpoint's network: the same features a sample, no label it cannot predict.
 void check_fits(const io::Checkpoint& ck, const EvalData& d, const data::Info& info, int64_t classes) {
+  if (info.count == 0) throw Error(d.name(), "", "holds no samples");
   if (info.features != ck.inputs)
     throw Error(d.name(), "", "has " + std::to_string(info.features) + " features a sample, the checkpoint's network takes " +
                                   std::to_string(ck.inputs));

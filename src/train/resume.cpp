@@ -55,8 +55,8 @@ std::vector<std::string> check_resume(const io::Checkpoint& from, const Config& 
   return notes;
 }
 
-void check_resume_fits(const io::Checkpoint& from, size_t parameters, int64_t steps_per_epoch, const std::string& path) {
-  if (from.params.size() != parameters)
+void check_resume_fits(const io::Checkpoint& from, int64_t parameters, int64_t steps_per_epoch, const std::string& path) {
+  if (int64_t(from.params.size()) != parameters)
     throw Error(path, "",
                 "the checkpoint's network has " + std::to_string(from.params.size()) + " parameters, the data " +
                     "makes this config's " + std::to_string(parameters) + " (another input size or class count)");

@@ -36,7 +36,8 @@ bool holds_later_state(const fs::path& dir, int64_t epoch, int64_t step, int64_t
   bool later = false;
   newest = epoch;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& e = *it;
     const std::string name = e.path().filename().string();
     if (const int64_t n = epoch_of_file(name); n > epoch) later = true, newest = std::max(newest, n);
     if (name != "last.safetensors" && name != "best.safetensors") continue;
@@ -96,8 +97,8 @@ void prune_epoch_files(const fs::path& dir, int64_t keep) {
   if (keep <= 0) return;
   std::vector<std::pair<int64_t, fs::path>> files;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (const int64_t epoch = epoch_of_file(e.path().filename().string()); epoch >= 1) files.emplace_back(epoch, e.path());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (const int64_t epoch = epoch_of_file(it->path().filename().string()); epoch >= 1) files.emplace_back(epoch, it->path());
   if (ec) throw Error(dir.string(), "", "cannot list the checkpoints to prune: " + ec.message());
   std::sort(files.begin(), files.end());
   for (size_t i = 0; i + size_t(keep) < files.size(); ++i)

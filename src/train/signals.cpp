@@ -18,8 +18,6 @@ namespace {
 std::atomic<int> g_signal{0};
 std::atomic<int64_t> g_signal_ns{0};  // when the first signal came; 0 before
 
-struct sigaction g_old_int = {}, g_old_term = {}, g_old_hup = {};
-
 int64_t monotonic_ns() {  // async-signal-safe
   timespec t{};
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -50,16 +48,16 @@ StopSignals::StopSignals() {
   sa.sa_handler = on_signal;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &g_old_int);
-  sigaction(SIGTERM, &sa, &g_old_term);
-  sigaction(SIGHUP, nullptr, &g_old_hup);
-  if (g_old_hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+  sigaction(SIGHUP, nullptr, &old_hup_);
+  if (old_hup_.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
 }
 
 StopSignals::~StopSignals() {
-  sigaction(SIGINT, &g_old_int, nullptr);
-  sigaction(SIGTERM, &g_old_term, nullptr);
-  sigaction(SIGHUP, &g_old_hup, nullptr);
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+  sigaction(SIGHUP, &old_hup_, nullptr);
 }
 
 int StopSignals::requested() const { return g_signal.load(); }

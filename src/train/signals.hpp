@@ -9,6 +9,8 @@
 // so that the handler never runs on a loader, team or BLAS thread. The handler is installed with
 // SA_RESTART, so that a signal does not fail the main thread's writes (the progress bar's printf
 // to a full pipe) with EINTR.
+#include <signal.h>
+
 #include <string>
 
 namespace nabla {
@@ -26,6 +28,9 @@ class StopSignals {
   int requested() const;
   // Its name: "SIGINT", "SIGTERM" or "SIGHUP".
   std::string name() const;
+
+ private:
+  struct sigaction old_int_ = {}, old_term_ = {}, old_hup_ = {};  // the handlers before
 };
 
 }  // namespace nabla

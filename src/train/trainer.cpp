@@ -88,7 +88,8 @@ Run::Run(const Config& c, const TrainOptions& options, const DataPlan& plan, Run
       progress_(options.progress, c.training.epochs, loaders_.train->batches_per_epoch()),
       higher_is_better_(c.training.early_stopping.metric != "val_loss") {
   st_.best_metric = higher_is_better_ ? -1.0 : INFINITY;
-  if (from_) check_resume_fits(*from_, net_.params().size(), steps_per_epoch(), options_.resume);
+  require(steps_per_epoch() == plan.batches_per_epoch(c) && int64_t(net_.params().size()) == plan.parameters(c),
+          "Run: the loader or the network disagrees with the data plan");
 }
 
 void Run::restore_or_initialize() {
@@ -290,6 +291,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   if (!options.resume.empty()) {
     from = io::load_checkpoint(options.resume);
     notes = check_resume(*from, c, options.resume);
+    check_resume_fits(*from, plan.parameters(c), plan.batches_per_epoch(c), options.resume);
   }
   RunFolder folder(options.out_dir, options.resume, from ? &*from : nullptr);
   Run run(c, options, plan, folder, from ? &*from : nullptr, signals);

@@ -122,6 +122,7 @@ TEST_CASE("gradcheck names the one wrong entry of an otherwise right gradient") 
   const size_t bias1 = net.tensors()[3].offset;  // layers.1.bias
   g.params[bias1 + 7] *= 1.001;                  // off by 0.1% in one entry
   GradcheckOptions o;
+  o.per_tensor = 0;                              // every entry of every tensor
   const GradcheckReport r = gradcheck(net, batch.x, batch.labels, g, o);
   CHECK_FALSE(r.pass);
   CHECK(r.tensors[0].pass);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -284,12 +285,25 @@ TEST_CASE("a checkpoint whose data files were replaced by others with fewer samp
   // The same paths, now 500 samples: 300 for training, 10 batches an epoch where the run had 57.
   fs::copy_file(samples + "fashion-test-500-images-idx3-ubyte.gz", dir / "images.gz", fs::copy_options::overwrite_existing);
   fs::copy_file(samples + "fashion-test-500-labels-idx1-ubyte.gz", dir / "labels.gz", fs::copy_options::overwrite_existing);
-  const Run r = run_nabla("train configs/gradcheck.json --quiet --epochs 2" + data + " --resume " +
-                          (dir / "run/checkpoints/last.safetensors").string());
+  // The run's files as they are: a refused resume replaces none of them (a rewrite is a new inode).
+  auto inode = [](const fs::path& p) {
+    struct stat st = {};
+    return ::stat(p.c_str(), &st) == 0 ? uint64_t(st.st_ino) : uint64_t(0);
+  };
+  const uint64_t config_before = inode(dir / "run/config.json"), metrics_before = inode(dir / "run/metrics.jsonl");
+  const std::string last = (dir / "run/checkpoints/last.safetensors").string();
+  const Run r = run_nabla("train configs/gradcheck.json --quiet --epochs 2" + data + " --resume " + last);
   CAPTURE(r.output);
   CHECK(r.code == 2);
   CHECK(r.output.find("its position (epoch 1, batch 0, step 57) does not fit the data's 10 batches an epoch") !=
         std::string::npos);
+  CHECK(inode(dir / "run/config.json") == config_before);
+  CHECK(inode(dir / "run/metrics.jsonl") == metrics_before);
+  // Into a new folder: refused before the folder is made.
+  const Run moved = run_nabla("train configs/gradcheck.json --quiet --epochs 2" + data + " --resume " + last +
+                              " --out " + (dir / "branch").string());
+  CHECK(moved.code == 2);
+  CHECK(!fs::exists(dir / "branch"));
   fs::remove_all(dir);
 }
 

@@ -371,6 +371,72 @@ TEST_CASE("enum names") {
   CHECK(std::string(to_string(nabla::DataFormat::csv)) == "csv");
 }
 
+TEST_CASE("every enum value's name, as configs/README.md spells it, parses to that value and is written back") {
+  using nabla::Activation;
+  using nabla::Init;
+  using nabla::LossKind;
+  using nabla::OptimizerKind;
+  using nabla::ScheduleKind;
+  auto parse = [](const char* text) {
+    return nabla::parse_config(nlohmann::ordered_json::parse(text), "enum.json", "/srv");
+  };
+  // A config with one key set to a name: {KEY} stands where it goes.
+  auto with = [&](const std::string& key, const std::string& name) {
+    std::string text = R"({"data": {"train": {"images": "i.gz", "labels": "l.gz"}}, "model": {"layers": [
+        {"units": 4, "activation": "ACT", "init": "INIT"}, {"activation": "softmax"}]},
+        "optimizer": {"type": "OPT"}, "schedule": {"type": "SCHED"}})";
+    for (const char* k : {"ACT", "INIT", "OPT", "SCHED"}) {
+      const std::string value = k == key ? name : k == std::string("ACT") ? "relu" : k == std::string("INIT") ? "he"
+                                           : k == std::string("OPT") ? "sgd" : "constant";
+      text.replace(text.find(k), std::string(k).size(), value);
+    }
+    return parse(text.c_str());
+  };
+  const std::pair<Activation, const char*> activations[] = {  // softmax: on the last layer only, below
+      {Activation::sigmoid, "sigmoid"}, {Activation::tanh, "tanh"},     {Activation::relu, "relu"},
+      {Activation::leaky_relu, "leaky_relu"}, {Activation::linear, "linear"}};
+  for (const auto& [value, name] : activations) {
+    CAPTURE(name);
+    CHECK(with("ACT", name).layers[0].activation == value);
+    CHECK(std::string(to_string(value)) == name);
+  }
+  CHECK(with("ACT", "relu").layers[1].activation == Activation::softmax);
+  CHECK(std::string(to_string(Activation::softmax)) == "softmax");
+  const std::pair<Init, const char*> inits[] = {{Init::glorot_uniform, "glorot_uniform"}, {Init::glorot_normal, "glorot_normal"},
+                                                {Init::he, "he"}, {Init::gaussian, "gaussian"}};
+  for (const auto& [value, name] : inits) {
+    CAPTURE(name);
+    CHECK(with("INIT", name).layers[0].init == value);
+    CHECK(std::string(to_string(value)) == name);
+  }
+  const std::pair<OptimizerKind, const char*> optimizers[] = {
+      {OptimizerKind::sgd, "sgd"}, {OptimizerKind::adam, "adam"}, {OptimizerKind::adamw, "adamw"}};
+  for (const auto& [value, name] : optimizers) {
+    CAPTURE(name);
+    CHECK(with("OPT", name).optimizer.type == value);
+    CHECK(std::string(to_string(value)) == name);
+  }
+  const std::pair<ScheduleKind, const char*> schedules[] = {{ScheduleKind::constant, "constant"},
+                                                            {ScheduleKind::step, "step"},
+                                                            {ScheduleKind::exponential, "exponential"},
+                                                            {ScheduleKind::cosine, "cosine"}};
+  for (const auto& [value, name] : schedules) {
+    CAPTURE(name);
+    CHECK(with("SCHED", name).schedule.type == value);
+    CHECK(std::string(to_string(value)) == name);
+  }
+  const std::pair<LossKind, const char*> losses[] = {{LossKind::cross_entropy, "cross_entropy"},
+                                                     {LossKind::binary_cross_entropy, "binary_cross_entropy"},
+                                                     {LossKind::mse, "mse"}};
+  for (const auto& [value, name] : losses) CHECK(std::string(to_string(value)) == name);
+  CHECK(parse(R"({"data": {"train": {"images": "i.gz", "labels": "l.gz"}}, "model": {"layers": [{"units": 1,
+        "activation": "sigmoid"}]}, "loss": "binary_cross_entropy"})").loss == LossKind::binary_cross_entropy);
+  CHECK(parse(R"({"data": {"train": {"images": "i.gz", "labels": "l.gz"}}, "model": {"layers": [{"activation":
+        "linear"}]}, "loss": "mse"})").loss == LossKind::mse);
+  CHECK(parse(R"({"data": {"train": {"csv": "t.csv"}, "format": "csv"}, "model": {"layers": [{"activation":
+        "softmax"}]}})").data.format == nabla::DataFormat::csv);
+}
+
 TEST_CASE("every config in configs/ is valid and round-trips") {
   int count = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(NABLA_SOURCE_DIR) / "configs")) {

@@ -230,6 +230,19 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
        "__metadata__.step: expected a non-negative integer, found \"ten\""},
       {"metadata not strings", edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["epoch"] = 2; }),
        "__metadata__.epoch: expected a string, found number"},
+      // The dropout stream's state is a whole 64-bit number: not 0 for garbage, nor 2^64 - 1 for -1.
+      {"the dropout state not a number",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["rng_dropout"] = "x12", reseal(h); }),
+       "__metadata__.rng_dropout: expected a whole number from 0 to 2^64 - 1, found \"x12\""},
+      {"the dropout state negative, behind a space",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["rng_dropout"] = " -1", reseal(h); }),
+       "__metadata__.rng_dropout: expected a whole number from 0 to 2^64 - 1, found \" -1\""},
+      {"the dropout state over 64 bits",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["rng_dropout"] = "18446744073709551616", reseal(h); }),
+       "__metadata__.rng_dropout: expected a whole number from 0 to 2^64 - 1"},
+      {"a shape size over 2^63 - 1 (it would wrap negative)",
+       edit_header(bytes, [](nlohmann::json& h) { h["layers.0.weight"]["shape"] = {uint64_t(1) << 63, 0}; }),
+       "tensor layers.0.weight: shape: a size of 9223372036854775808 is over 2^63 - 1"},
   };
   for (const Case& c : cases) {
     CAPTURE(std::string(c.name));

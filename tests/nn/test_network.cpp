@@ -2,11 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "nn/activation.hpp"
 #include "layers.hpp"
 #include "nn/network.hpp"
+#include "util/error.hpp"
 
 using namespace nabla;
 
@@ -89,4 +91,16 @@ TEST_CASE("every activation's derivative agrees with a double-precision central 
       CHECK(analytic == doctest::Approx(fd).epsilon(1e-8));
     }
   }
+}
+
+TEST_CASE("a network of impossible sizes is a broken invariant (InternalError, in Release too), not bad input") {
+  using nabla::Network;
+  const std::vector<nabla::LayerConfig> layers = {test_layers::dense(4, nabla::Activation::relu),
+                                                  test_layers::dense(0, nabla::Activation::softmax)};
+  CHECK_THROWS_AS(Network<float>(layers, 0, 10, nabla::LossKind::cross_entropy, 8), nabla::InternalError);
+  CHECK_THROWS_AS(Network<float>(layers, 784, 10, nabla::LossKind::cross_entropy, 0), nabla::InternalError);
+  CHECK_THROWS_AS(Network<float>(layers, int64_t(1) << 31, 10, nabla::LossKind::cross_entropy, 8), nabla::InternalError);
+  CHECK_THROWS_AS(Network<float>({}, 784, 10, nabla::LossKind::cross_entropy, 8), nabla::InternalError);
+  // An InternalError is no nabla::Error: no handler of bad input catches it.
+  CHECK_FALSE(std::is_base_of_v<nabla::Error, nabla::InternalError>);
 }
