@@ -13,9 +13,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // A fingerprint of which side of 0 every relu-like unit is on after the last forward pass. Two
 // forward passes with different fingerprints straddle a kink.
@@ -53,7 +51,7 @@ std::string entry_name(const std::string& tensor, const std::vector<int64_t>& sh
 }  // namespace
 
 Gradients backprop(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
-                    const Rng* masks) {
+                   const Rng* masks) {
   Gradients g;
   const int64_t rows = int64_t(labels.size());
   g.input.resize(x.size());
@@ -91,7 +89,8 @@ class FiniteDifferences {
     base_signature_ = kink_signature(net_, rows_);
     // The floor s: what a central difference can resolve (gradcheck.hpp).
     const double u = 0x1.0p-53;
-    const double noise = 16 * u * std::max({std::abs(report_.loss), z_max, 1.0}) / opt_.epsilon + opt_.epsilon * opt_.epsilon;
+    const double noise =
+        16 * u * std::max({std::abs(report_.loss), z_max, 1.0}) / opt_.epsilon + opt_.epsilon * opt_.epsilon;
     report_.floor = opt_.floor >= 0 ? opt_.floor : noise / opt_.tolerance;
   }
 
@@ -176,7 +175,8 @@ std::string refusal(const GradcheckReport& report) {
   if (checked == 0) return "no entry could be checked (every one straddles a kink)";
   if (report.max_gradient >= report.floor) return "";
   char buf[160];
-  std::snprintf(buf, sizeof buf, "every gradient is below the noise floor s = %.2g (largest %.2g): the check would prove nothing",
+  std::snprintf(buf, sizeof buf,
+                "every gradient is below the noise floor s = %.2g (largest %.2g): the check would prove nothing",
                 report.floor, report.max_gradient);
   return buf;
 }
@@ -192,8 +192,8 @@ GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in,
   FiniteDifferences fd(net, x, labels, opt, masks, report);
   Rng rng = Rng::stream(opt.seed, Stream::gradcheck_entries);
   for (const TensorInfo& ti : net.tensors())
-    report.tensors.push_back(
-        fd.check(ti.name, net.params().data() + ti.offset, analytic.params.data() + ti.offset, ti.shape, ti.size(), rng));
+    report.tensors.push_back(fd.check(ti.name, net.params().data() + ti.offset, analytic.params.data() + ti.offset,
+                                      ti.shape, ti.size(), rng));
   if (opt.check_input)
     report.tensors.push_back(
         fd.check("input", x.data(), analytic.input.data(), {int64_t(labels.size()), net.inputs()}, x.size(), rng));
@@ -205,11 +205,12 @@ GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in,
 
 void print_report(std::ostream& out, const GradcheckReport& r, const GradcheckOptions& opt) {
   char line[512];
-  std::snprintf(line, sizeof line, "loss C = %.10g; eps = %.1e, tolerance = %.1e, floor s = %.2e%s\n", r.loss, opt.epsilon,
-                opt.tolerance, r.floor, opt.floor >= 0 ? " (set)" : " (= (16u*max(|C|,max|z|,1)/eps + eps^2) / tolerance)");
+  std::snprintf(line, sizeof line, "loss C = %.10g; eps = %.1e, tolerance = %.1e, floor s = %.2e%s\n", r.loss,
+                opt.epsilon, opt.tolerance, r.floor,
+                opt.floor >= 0 ? " (set)" : " (= (16u*max(|C|,max|z|,1)/eps + eps^2) / tolerance)");
   out << line;
-  std::snprintf(line, sizeof line, "%-18s %9s %8s %6s %11s %11s  %s\n", "tensor", "entries", "checked", "kinks", "norm-wise",
-                "worst", "worst entries (backprop g, finite difference, error)");
+  std::snprintf(line, sizeof line, "%-18s %9s %8s %6s %11s %11s  %s\n", "tensor", "entries", "checked", "kinks",
+                "norm-wise", "worst", "worst entries (backprop g, finite difference, error)");
   out << line;
   for (const TensorCheck& t : r.tensors) {
     std::snprintf(line, sizeof line, "%-18s %9lld %8lld %6lld %11.2e %11.2e  %s", t.name.c_str(), (long long)t.entries,

@@ -36,26 +36,26 @@ namespace nabla {
 
 // The defaults are `nabla train --gradcheck`'s (its --check-* flags set these fields).
 struct GradcheckOptions {
-  int64_t samples = 8;         // the training samples checked on (gradcheck_config: the first of the file)
-  int64_t per_tensor = 200;    // entries checked per tensor, chosen at random; 0: all of them
+  int64_t samples = 8;       // the training samples checked on (gradcheck_config: the first of the file)
+  int64_t per_tensor = 200;  // entries checked per tensor, chosen at random; 0: all of them
   double epsilon = 1e-5;
   double tolerance = 1e-6;
-  double floor = -1;           // s; negative: derived from ε, the loss and the tolerance as above
-  bool check_input = true;     // also ∂C/∂x
-  uint64_t seed = 0;           // picks the sampled entries
-  int worst = 3;               // entries reported per tensor
+  double floor = -1;        // s; negative: derived from ε, the loss and the tolerance as above
+  bool check_input = true;  // also ∂C/∂x
+  uint64_t seed = 0;        // picks the sampled entries
+  int worst = 3;            // entries reported per tensor
 };
 
 struct EntryCheck {
-  std::string name;            // layers.1.weight[3,17]
+  std::string name;  // layers.1.weight[3,17]
   double analytic = 0, numeric = 0, error = 0;
 };
 
 struct TensorCheck {
   std::string name;
   int64_t entries = 0, checked = 0, kinks = 0;
-  double normwise = 0;         // ‖g − ĝ‖ / max(‖g‖ + ‖ĝ‖, s·√checked)
-  double max_error = 0;        // the worst entry's error
+  double normwise = 0;   // ‖g − ĝ‖ / max(‖g‖ + ‖ĝ‖, s·√checked)
+  double max_error = 0;  // the worst entry's error
   std::vector<EntryCheck> worst;
   bool pass = false;
 };
@@ -63,14 +63,14 @@ struct TensorCheck {
 struct GradcheckReport {
   std::vector<TensorCheck> tensors;
   double loss = 0;
-  double floor = 0;            // s as used
-  double max_gradient = 0;     // the largest |g| checked
+  double floor = 0;         // s as used
+  double max_gradient = 0;  // the largest |g| checked
   bool pass = false;
-  std::string refusal;         // why it refuses to pass although no entry failed (empty otherwise)
+  std::string refusal;  // why it refuses to pass although no entry failed (empty otherwise)
   // The cost of each method.
   int64_t forward_passes = 0;  // by the finite differences
   double fd_seconds = 0;
-  double backprop_seconds = 0; // one forward + one backward (median of several)
+  double backprop_seconds = 0;  // one forward + one backward (median of several)
   int64_t parameters = 0;
 };
 
@@ -78,11 +78,11 @@ struct GradcheckReport {
 struct Gradients {
   std::vector<double> params, input;
   double loss = 0;
-  double seconds = 0;          // one forward + one backward, the median of five
+  double seconds = 0;  // one forward + one backward, the median of five
 };
 
 Gradients backprop(Network<double>& net, const std::vector<double>& x, const std::vector<int32_t>& labels,
-                    const Rng* masks = nullptr);
+                   const Rng* masks = nullptr);
 
 // Checks `analytic` against finite differences of net's loss on the batch x (rows x inputs) with
 // labels. The network's parameters are restored exactly afterwards.

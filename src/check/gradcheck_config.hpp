@@ -12,8 +12,8 @@ namespace nabla {
 
 struct ConfigCheck {
   GradcheckReport report;
-  int64_t samples = 0;    // the training samples checked on
-  bool dropout = false;   // the network has dropout layers (checked with fixed masks)
+  int64_t samples = 0;   // the training samples checked on
+  bool dropout = false;  // the network has dropout layers (checked with fixed masks)
 };
 
 // Throws nabla::Error when the config's data does not fit it (as train would).

@@ -149,8 +149,7 @@ int train_command(const TrainFlags& f) {
     if (config.data.validation > 0)
       std::cout << ", best " << config.training.early_stopping.metric << " " << printf_string("%.4f", r.best_metric)
                 << " at epoch " << r.best_epoch;
-    std::cout << "; run folder " << o.out_dir << ", best checkpoint " << o.out_dir
-              << "/checkpoints/best.safetensors\n";
+    std::cout << "; run folder " << o.out_dir << ", best checkpoint " << o.out_dir << "/checkpoints/best.safetensors\n";
   }
   return kOk;
 }
@@ -169,33 +168,63 @@ int eval_command(const EvalFlags& f) {
     data->format = DataFormat::idx;
   }
   const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr);
-  if (f.json) print_evaluation_json(std::cout, f.checkpoint, e);
-  else print_evaluation(std::cout, f.checkpoint, e);
+  if (f.json)
+    print_evaluation_json(std::cout, f.checkpoint, e);
+  else
+    print_evaluation(std::cout, f.checkpoint, e);
   return kOk;
 }
 
 // The train subcommand's flags, bound to f.
 CLI::App* add_train(CLI::App& app, TrainFlags& f) {
-  CLI::App* train = app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
+  CLI::App* train =
+      app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
   train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required();
-  train->add_option("--out", f.out, "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the checkpoint's run folder)");
-  train->add_option("--resume", f.resume, "Continue exactly from a checkpoint (CONFIG may change only name, epochs, learning rate, threads, precision, checkpoint cadence)");
-  train->add_option("--epochs", f.epochs, "Override training.epochs")->transform(whole_number(1, uint64_t(std::numeric_limits<int64_t>::max())));
+  train->add_option("--out", f.out,
+                    "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the "
+                    "checkpoint's run folder)");
+  train->add_option("--resume", f.resume,
+                    "Continue exactly from a checkpoint (CONFIG may change only name, epochs, learning rate, threads, "
+                    "precision, checkpoint cadence)");
+  train->add_option("--epochs", f.epochs, "Override training.epochs")
+      ->transform(whole_number(1, uint64_t(std::numeric_limits<int64_t>::max())));
   train->add_option("--seed", f.seed, "Override training.seed")->transform(whole_number(0));
-  train->add_option("--threads", f.threads, "Override training.threads (each step is split between them; every GEMM runs on one)")->transform(whole_number(1, 64));
-  train->add_option("--set", f.sets, "Override any config key: PATH=VALUE, e.g. optimizer.learning_rate=0.1 (repeatable)");
-  train->add_flag("--dry-run", f.dry_run, "Validate the config and the data headers, print the resolved config and a model summary, train nothing");
-  train->add_flag("--gradcheck", f.gradcheck, "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");
+  train
+      ->add_option("--threads", f.threads,
+                   "Override training.threads (each step is split between them; every GEMM runs on one)")
+      ->transform(whole_number(1, 64));
+  train->add_option("--set", f.sets,
+                    "Override any config key: PATH=VALUE, e.g. optimizer.learning_rate=0.1 (repeatable)");
+  train->add_flag(
+      "--dry-run", f.dry_run,
+      "Validate the config and the data headers, print the resolved config and a model summary, train nothing");
+  train->add_flag(
+      "--gradcheck", f.gradcheck,
+      "Check backprop's gradients against central finite differences in double precision; exit 1 on a wrong gradient");
   train->add_flag("-q,--quiet", f.quiet, "Print nothing but errors (and a failing gradient check's report)");
   auto* gc = "Gradient check";
-  train->add_option("--check-batch", f.check.samples, "Training samples the check uses (the first of the file)")->transform(whole_number(1, 4096))->group(gc);
-  train->add_option("--check-samples", f.check.per_tensor, "Random entries checked per tensor; 0: all")->transform(whole_number(0, uint64_t(std::numeric_limits<int64_t>::max())))->group(gc);
-  train->add_option("--check-epsilon", f.check.epsilon, "Finite-difference step")->check(real_number(1e-12, 1e-1))->group(gc);
-  train->add_option("--check-tolerance", f.check.tolerance, "Largest relative error that passes")->check(real_number(1e-15, 1.0))->group(gc);
-  train->add_option("--check-floor", f.check.floor, "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the tolerance)")->check(real_number(0, 1e300))->group(gc);
-  train->add_flag("--check-no-input", f.check_no_input, "Do not check the gradient with respect to the input")->group(gc);
-  for (const char* check_flag :
-       {"--check-batch", "--check-samples", "--check-epsilon", "--check-tolerance", "--check-floor", "--check-no-input"})
+  train->add_option("--check-batch", f.check.samples, "Training samples the check uses (the first of the file)")
+      ->transform(whole_number(1, 4096))
+      ->group(gc);
+  train->add_option("--check-samples", f.check.per_tensor, "Random entries checked per tensor; 0: all")
+      ->transform(whole_number(0, uint64_t(std::numeric_limits<int64_t>::max())))
+      ->group(gc);
+  train->add_option("--check-epsilon", f.check.epsilon, "Finite-difference step")
+      ->check(real_number(1e-12, 1e-1))
+      ->group(gc);
+  train->add_option("--check-tolerance", f.check.tolerance, "Largest relative error that passes")
+      ->check(real_number(1e-15, 1.0))
+      ->group(gc);
+  train
+      ->add_option("--check-floor", f.check.floor,
+                   "Absolute floor s of the per-entry relative error (default: derived from epsilon, the loss and the "
+                   "tolerance)")
+      ->check(real_number(0, 1e300))
+      ->group(gc);
+  train->add_flag("--check-no-input", f.check_no_input, "Do not check the gradient with respect to the input")
+      ->group(gc);
+  for (const char* check_flag : {"--check-batch", "--check-samples", "--check-epsilon", "--check-tolerance",
+                                 "--check-floor", "--check-no-input"})
     train->get_option(check_flag)->needs("--gradcheck");  // not silently ignored
   train->get_option("--dry-run")->excludes("--gradcheck");
   train->get_option("--resume")->excludes("--dry-run")->excludes("--gradcheck");
@@ -204,13 +233,15 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
 
 // The eval subcommand's flags, bound to f.
 CLI::App* add_eval(CLI::App& app, EvalFlags& f) {
-  CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix");
+  CLI::App* eval =
+      app.add_subcommand("eval", "Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix");
   eval->add_option("checkpoint", f.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
   auto* images = eval->add_option("--images", f.images, "IDX images to evaluate on (default: the config's test set)");
   auto* labels = eval->add_option("--labels", f.labels, "IDX labels for --images");
   auto* csv = eval->add_option("--csv", f.csv, "A CSV file to evaluate on (label first)");
   eval->add_flag("--csv-header", f.csv_header, "The CSV file's first row is a header")->needs(csv);
-  eval->add_flag("--json", f.json, "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
+  eval->add_flag("--json", f.json,
+                 "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
   images->needs(labels);
   labels->needs(images);
   csv->excludes(images)->excludes(labels);
@@ -272,7 +303,7 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e), kOk;  // --help, --version
+    if (e.get_exit_code() == 0) return app.exit(e), kOk;      // --help, --version
     std::cerr << "nabla: " << e.what() << " (see --help)\n";  // one line, as every other error
     return kBadInput;
   }

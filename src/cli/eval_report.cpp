@@ -1,8 +1,7 @@
 #include "cli/eval_report.hpp"
 
-#include <ostream>
-
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "util/format.hpp"
 
@@ -12,8 +11,8 @@ void print_evaluation(std::ostream& out, const std::string& checkpoint, const Ch
   const Evaluation& e = ce.result;
   out << "checkpoint " << checkpoint << " (epoch " << ce.epoch << ", step " << ce.step << ")\n"
       << "data " << ce.data << ": " << e.samples << " samples\n"
-      << "loss " << printf_string("%.4f", e.loss) << "  accuracy " << percent(e.accuracy) << " (" << e.correct()
-      << "/" << e.samples << ")\n\nper-class accuracy:\n";
+      << "loss " << printf_string("%.4f", e.loss) << "  accuracy " << percent(e.accuracy) << " (" << e.correct() << "/"
+      << e.samples << ")\n\nper-class accuracy:\n";
   for (int64_t t = 0; t < e.classes; ++t) {
     const int64_t total = e.total(t), correct = e.count(t, t);
     out << "  class " << t << ": "
@@ -43,8 +42,10 @@ void print_evaluation_json(std::ostream& out, const std::string& checkpoint, con
   nlohmann::ordered_json per_class = nlohmann::ordered_json::array(), confusion = nlohmann::ordered_json::array();
   for (int64_t t = 0; t < e.classes; ++t) {
     const int64_t total = e.total(t);
-    per_class.push_back(total ? nlohmann::ordered_json(double(e.count(t, t)) / double(total)) : nlohmann::ordered_json());
-    confusion.push_back(std::vector<int64_t>(e.confusion.begin() + t * e.classes, e.confusion.begin() + (t + 1) * e.classes));
+    per_class.push_back(total ? nlohmann::ordered_json(double(e.count(t, t)) / double(total))
+                              : nlohmann::ordered_json());
+    confusion.push_back(
+        std::vector<int64_t>(e.confusion.begin() + t * e.classes, e.confusion.begin() + (t + 1) * e.classes));
   }
   j["per_class_accuracy"] = std::move(per_class);
   j["confusion"] = std::move(confusion);

@@ -1,10 +1,9 @@
 #pragma once
 // The config between JSON and the structs of types.hpp: reading a file, --set overrides, and the
 // resolved config written back. The only config header that includes the JSON library.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/types.hpp"
 

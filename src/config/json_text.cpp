@@ -49,8 +49,10 @@ namespace {
 std::string line_column(const std::string& text, size_t offset) {
   size_t line = 1, column = 1;
   for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') line++, column = 1;
-    else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) column++;  // not a UTF-8 continuation byte
+    if (text[i] == '\n')
+      line++, column = 1;
+    else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80)
+      column++;  // not a UTF-8 continuation byte
   }
   return std::to_string(line) + ":" + std::to_string(column);
 }
@@ -106,7 +108,7 @@ ojson parse_text(const std::string& text, const std::string& file, std::vector<s
 
   struct Frame {
     bool array;
-    size_t index = 0;  // array: the element being parsed
+    size_t index = 0;   // array: the element being parsed
     std::string key{};  // object: the key being parsed
     std::set<std::string> keys{};
   };
@@ -128,11 +130,16 @@ ojson parse_text(const std::string& text, const std::string& file, std::vector<s
   using Event = nlohmann::json::parse_event_t;
   auto track = [&](int, Event event, ojson& parsed) {
     switch (event) {
-      case Event::object_start: stack.push_back({false}); break;
-      case Event::array_start: stack.push_back({true}); break;
+      case Event::object_start:
+        stack.push_back({false});
+        break;
+      case Event::array_start:
+        stack.push_back({true});
+        break;
       case Event::key:
         stack.back().key = parsed.get<std::string>();
-        if (!stack.back().keys.insert(stack.back().key).second) errors.push_back(Error::join(file, path(), "duplicate key"));
+        if (!stack.back().keys.insert(stack.back().key).second)
+          errors.push_back(Error::join(file, path(), "duplicate key"));
         break;
       case Event::value:
         if (!stack.empty() && stack.back().array) stack.back().index++;

@@ -1,10 +1,9 @@
 #pragma once
 // A config file's text as JSON: reading it, syntax errors with LINE:COLUMN, and keys given twice.
 // Inside src/config only.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace nabla::config {
 

@@ -88,20 +88,23 @@ Value<S> integer(M S::*m, int64_t lo, int64_t hi = INT64_MAX, const char* text =
 
 template <class S>
 Value<S> number(double S::*m, Range range) {
-  return {Type::number, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.number(v, path, range, s.*m); },
+  return {Type::number,
+          [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.number(v, path, range, s.*m); },
           [=](const S& s, Variants&) { return ojson(s.*m); }};
 }
 
 template <class S>
 Value<S> boolean(bool S::*m) {
-  return {Type::boolean, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.boolean(v, path, s.*m); },
+  return {Type::boolean,
+          [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.boolean(v, path, s.*m); },
           [=](const S& s, Variants&) { return ojson(s.*m); }};
 }
 
 // A data file, relative to the config's folder.
 template <class S>
 Value<S> file_path(std::string S::*m) {
-  return {Type::path, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.file_path(v, path, s.*m); },
+  return {Type::path,
+          [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.file_path(v, path, s.*m); },
           [=](const S& s, Variants&) { return ojson(s.*m); }};
 }
 
@@ -109,7 +112,8 @@ Value<S> file_path(std::string S::*m) {
 template <class S>
 Value<S> one_of(std::string S::*m, const std::vector<std::string>& names) {
   const auto* n = &names;
-  return {Type::string, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.one_of(v, path, *n, s.*m); },
+  return {Type::string,
+          [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.one_of(v, path, *n, s.*m); },
           [=](const S& s, Variants&) { return ojson(s.*m); }};
 }
 
@@ -117,7 +121,8 @@ Value<S> one_of(std::string S::*m, const std::vector<std::string>& names) {
 template <class S, class E, size_t N>
 Value<S> choice(E S::*m, const Name<E> (&table)[N]) {
   const auto* t = &table;
-  return {Type::string, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.choice(v, path, *t, s.*m); },
+  return {Type::string,
+          [=](Reader& r, const ojson& v, const std::string& path, S& s) { return r.choice(v, path, *t, s.*m); },
           [=](const S& s, Variants&) { return ojson(to_string(s.*m)); }};
 }
 
@@ -149,16 +154,19 @@ void describe_section(const Section<S>& s, const std::string& path, std::vector<
 template <class S, class T>
 Value<S> section(T S::*m, const Section<T>& of) {
   const auto* sub = &of;
-  return {Type::object, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return read_section(r, *sub, v, path, s.*m); },
-          [=](const S& s, Variants& variants) { return write_section(*sub, s.*m, variants); },
-          [=](const std::string& path, std::vector<SectionInfo>& out) { describe_section(*sub, path, out); }};
+  return {
+      Type::object,
+      [=](Reader& r, const ojson& v, const std::string& path, S& s) { return read_section(r, *sub, v, path, s.*m); },
+      [=](const S& s, Variants& variants) { return write_section(*sub, s.*m, variants); },
+      [=](const std::string& path, std::vector<SectionInfo>& out) { describe_section(*sub, path, out); }};
 }
 
 // A section whose keys fill the same struct (model.layers is Config::layers).
 template <class S>
 Value<S> nested(const Section<S>& of) {
   const auto* sub = &of;
-  return {Type::object, [=](Reader& r, const ojson& v, const std::string& path, S& s) { return read_section(r, *sub, v, path, s); },
+  return {Type::object,
+          [=](Reader& r, const ojson& v, const std::string& path, S& s) { return read_section(r, *sub, v, path, s); },
           [=](const S& s, Variants& variants) { return write_section(*sub, s, variants); },
           [=](const std::string& path, std::vector<SectionInfo>& out) { describe_section(*sub, path, out); }};
 }
@@ -192,8 +200,10 @@ bool read_section(Reader& r, const Section<S>& s, const ojson& v, const std::str
   for (const auto& [name, x] : v.items()) {
     const std::string key_path = child(path, name);
     const Key<S>* k = find_key(s, name);
-    if (!k) r.error(key_path, unknown_key(schema, name));
-    else if (r.applies(k->only, key_path) && k->value.selects == Selector::none) k->value.read(r, x, key_path, out);
+    if (!k)
+      r.error(key_path, unknown_key(schema, name));
+    else if (r.applies(k->only, key_path) && k->value.selects == Selector::none)
+      k->value.read(r, x, key_path, out);
   }
   for (const Key<S>& k : s.keys)
     if ((k.flags & kRequired) && !v.contains(k.name) && surely_applies(k.only, r.variants))
@@ -220,8 +230,8 @@ void describe_section(const Section<S>& s, const std::string& path, std::vector<
   Variants variants{};
   SectionInfo info{path, {}, s.may_change_on_resume};
   for (const Key<S>& k : s.keys) {
-    const bool has_default = !k.value.describe && k.value.fixed_default && !(k.flags & kRequired) &&
-                             (!k.written || k.written(defaults));
+    const bool has_default =
+        !k.value.describe && k.value.fixed_default && !(k.flags & kRequired) && (!k.written || k.written(defaults));
     info.keys.push_back({k.name, type_name(k.value.type), has_default ? k.value.write(defaults, variants).dump() : "",
                          (k.flags & kMayChangeOnResume) != 0});
   }

@@ -39,7 +39,8 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
 }
 
 bool equal_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string joined(const std::vector<std::string>& words) {

@@ -21,9 +21,12 @@ struct Name {
 inline constexpr Name<Activation> kActivations[] = {
     {Activation::sigmoid, "sigmoid"},       {Activation::tanh, "tanh"},     {Activation::relu, "relu"},
     {Activation::leaky_relu, "leaky_relu"}, {Activation::linear, "linear"}, {Activation::softmax, "softmax"}};
-inline constexpr Name<Init> kInits[] = {{Init::glorot_uniform, "glorot_uniform"}, {Init::glorot_normal, "glorot_normal"},
-                                        {Init::he, "he"},                         {Init::gaussian, "gaussian"},
-                                        {Init::glorot_uniform, "xavier"},         {Init::glorot_uniform, "xavier_uniform"},
+inline constexpr Name<Init> kInits[] = {{Init::glorot_uniform, "glorot_uniform"},
+                                        {Init::glorot_normal, "glorot_normal"},
+                                        {Init::he, "he"},
+                                        {Init::gaussian, "gaussian"},
+                                        {Init::glorot_uniform, "xavier"},
+                                        {Init::glorot_uniform, "xavier_uniform"},
                                         {Init::glorot_normal, "xavier_normal"}};
 inline constexpr Name<LayerType> kLayerTypes[] = {{LayerType::dense, "dense"}, {LayerType::dropout, "dropout"}};
 inline constexpr Name<LossKind> kLosses[] = {{LossKind::cross_entropy, "cross_entropy"},

@@ -35,7 +35,8 @@ std::vector<Step> steps_of(const std::string& path, const std::string& assignmen
                  "\" (expected [N] with N = 0, 1, 2, ...)");
       steps.push_back({"", std::stoul(digits)});
       i = close + 1;
-      if (i < path.size() && path[i] != '.' && path[i] != '[') fail(assignment, "", "bad path: expected . or [ after ]");
+      if (i < path.size() && path[i] != '.' && path[i] != '[')
+        fail(assignment, "", "bad path: expected . or [ after ]");
     } else {
       const size_t end = path.find_first_of(".[", i);
       steps.push_back({path.substr(i, end == std::string::npos ? std::string::npos : end - i)});

@@ -28,7 +28,8 @@ void check_layers(Reader& r, const Config& c) {
     if (!type_known(i)) continue;
     if (l.type == LayerType::dropout && i > 0 && type_known(i - 1) && c.layers[i - 1].type == LayerType::dropout)
       r.error(layer_path(i), "two dropout layers in a row (use one with the combined rate)");
-    if (l.type == LayerType::dense && i < last && l.activation == Activation::softmax && r.ok(layer_path(i) + ".activation"))
+    if (l.type == LayerType::dense && i < last && l.activation == Activation::softmax &&
+        r.ok(layer_path(i) + ".activation"))
       r.error(layer_path(i) + ".activation", "softmax is only allowed on the last layer");
   }
 }
@@ -44,7 +45,8 @@ void check_output(Reader& r, const Config& c, const ojson& given, bool loss_give
   const std::string units = layer_path(last) + ".units";
   const std::string activation = layer_path(last) + ".activation";
   if (out.activation == Activation::softmax && r.ok(activation) && r.ok(units) && out.units > 0) {
-    if (out.units < 2) r.error(units, "a softmax output needs at least 2 units, got " + std::to_string(out.units));
+    if (out.units < 2)
+      r.error(units, "a softmax output needs at least 2 units, got " + std::to_string(out.units));
     else if (c.data.classes > 0 && r.ok("data") && r.ok("data.classes") && out.units != c.data.classes)
       r.error(units, "the softmax output has " + std::to_string(out.units) + " units but data.classes is " +
                          std::to_string(c.data.classes));
@@ -70,8 +72,9 @@ void check_schedule(Reader& r, const Config& c) {
   // Cosine anneals from learning_rate down to min_lr: a floor above the start is a mistake.
   if (c.schedule.type == ScheduleKind::cosine && c.schedule.min_lr > c.optimizer.learning_rate &&
       r.ok("schedule.min_lr") && r.ok("optimizer.learning_rate"))
-    r.error("schedule.min_lr", "must not exceed optimizer.learning_rate (" + config::number_text(c.optimizer.learning_rate) +
-                                   "), got " + config::number_text(c.schedule.min_lr));
+    r.error("schedule.min_lr", "must not exceed optimizer.learning_rate (" +
+                                   config::number_text(c.optimizer.learning_rate) + "), got " +
+                                   config::number_text(c.schedule.min_lr));
 }
 
 void check_early_stopping(Reader& r, const Config& c) {

@@ -33,11 +33,16 @@ bool ruled_out(const Only& o, const Variants& variants) {
 
 std::string describe(const ojson& v) {
   switch (v.type()) {
-    case ojson::value_t::null: return "null";
-    case ojson::value_t::string: return quoted(v.get_ref<const std::string&>());
-    case ojson::value_t::array: return v.empty() ? "an empty array" : "an array";
-    case ojson::value_t::object: return v.empty() ? "an empty object" : "an object";
-    default: return v.dump();  // numbers, booleans
+    case ojson::value_t::null:
+      return "null";
+    case ojson::value_t::string:
+      return quoted(v.get_ref<const std::string&>());
+    case ojson::value_t::array:
+      return v.empty() ? "an empty array" : "an array";
+    case ojson::value_t::object:
+      return v.empty() ? "an empty object" : "an object";
+    default:
+      return v.dump();  // numbers, booleans
   }
 }
 

@@ -7,13 +7,12 @@
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/names.hpp"
 #include "config/types.hpp"
@@ -58,20 +57,26 @@ enum class Selector { none, format, layer_type, activation, optimizer, schedule 
 
 template <class E>
 constexpr Selector selector_of() {
-  if constexpr (std::is_same_v<E, DataFormat>) return Selector::format;
-  else if constexpr (std::is_same_v<E, LayerType>) return Selector::layer_type;
-  else if constexpr (std::is_same_v<E, Activation>) return Selector::activation;
-  else if constexpr (std::is_same_v<E, OptimizerKind>) return Selector::optimizer;
-  else if constexpr (std::is_same_v<E, ScheduleKind>) return Selector::schedule;
-  else return Selector::none;
+  if constexpr (std::is_same_v<E, DataFormat>)
+    return Selector::format;
+  else if constexpr (std::is_same_v<E, LayerType>)
+    return Selector::layer_type;
+  else if constexpr (std::is_same_v<E, Activation>)
+    return Selector::activation;
+  else if constexpr (std::is_same_v<E, OptimizerKind>)
+    return Selector::optimizer;
+  else if constexpr (std::is_same_v<E, ScheduleKind>)
+    return Selector::schedule;
+  else
+    return Selector::none;
 }
 
 // A selector's value while its section (and the sections inside it) are read or written.
 struct Variant {
-  unsigned bit = 0;         // 1 << the enum's value
-  const char* name = "";    // to_string of it
-  const char* label = "";   // how notes name it: "optimizer.type", "this layer's activation"
-  bool ok = true;           // false when it was given and invalid: then every key is taken to apply
+  unsigned bit = 0;        // 1 << the enum's value
+  const char* name = "";   // to_string of it
+  const char* label = "";  // how notes name it: "optimizer.type", "this layer's activation"
+  bool ok = true;          // false when it was given and invalid: then every key is taken to apply
   bool given = false;
 };
 using Variants = std::array<Variant, 6>;  // by Selector
@@ -119,7 +124,8 @@ class Reader {
   bool object(const ojson& v, const std::string& path, const std::string& hint = "");
   // `text` replaces the generated "a positive integer" / "an integer from 1 to 64" when the upper
   // bound is a technical limit rather than part of the meaning.
-  bool integer(const ojson& v, const std::string& path, int64_t lo, int64_t hi, int64_t& out, const std::string& text = "");
+  bool integer(const ojson& v, const std::string& path, int64_t lo, int64_t hi, int64_t& out,
+               const std::string& text = "");
   bool number(const ojson& v, const std::string& path, const Range& r, double& out);
   bool boolean(const ojson& v, const std::string& path, bool& out);
   bool one_of(const ojson& v, const std::string& path, const std::vector<std::string>& names, std::string& out);

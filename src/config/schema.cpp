@@ -49,8 +49,10 @@ Value<DataConfig> class_count() {
 Value<TrainingConfig> seed() {
   return {Type::integer,
           [](Reader& r, const ojson& x, const std::string& path, TrainingConfig& t) {
-            if (x.is_number_unsigned()) t.seed = x.get<uint64_t>();  // all of 0 .. 2^64-1
-            else if (const auto s = as_integer(x); s && *s >= 0) t.seed = static_cast<uint64_t>(*s);
+            if (x.is_number_unsigned())
+              t.seed = x.get<uint64_t>();  // all of 0 .. 2^64-1
+            else if (const auto s = as_integer(x); s && *s >= 0)
+              t.seed = static_cast<uint64_t>(*s);
             else {
               r.error(path, "expected an integer >= 0, got " + describe(x));
               return false;
@@ -107,7 +109,10 @@ const Section<DataConfig> kData = {{
 const Section<LayerConfig> kLayer = {{
     {"type", variant(&LayerConfig::type, kLayerTypes, "this layer's type")},
     // 0 (left out, on the last layer only): the class count from the data. finish_layer checks.
-    {"units", integer(&LayerConfig::units, 1, INT_MAX, "a positive integer"), {kDense}, 0,
+    {"units",
+     integer(&LayerConfig::units, 1, INT_MAX, "a positive integer"),
+     {kDense},
+     0,
      [](const LayerConfig& l) { return l.units > 0; }},
     {"activation", variant(&LayerConfig::activation, kActivations, "this layer's activation"), {kDense}},
     {"init", computed_default(choice(&LayerConfig::init, kInits)), {kDense}},  // by the activation: finish_layer
@@ -120,9 +125,11 @@ const Section<LayerConfig> kLayer = {{
 void finish_layer(Reader& r, const ojson& v, const std::string& path, bool last, LayerConfig& l) {
   if (!chosen(r.variants, Selector::layer_type).ok || l.type != LayerType::dense) return;
   if (!v.contains("init") && chosen(r.variants, Selector::activation).ok)
-    l.init = l.activation == Activation::relu || l.activation == Activation::leaky_relu ? Init::he : Init::glorot_uniform;
+    l.init =
+        l.activation == Activation::relu || l.activation == Activation::leaky_relu ? Init::he : Init::glorot_uniform;
   if (!v.contains("units") && !last)
-    r.error(path + ".units", "missing required key (only the last layer may leave it out, to take the class count from the data)");
+    r.error(path + ".units",
+            "missing required key (only the last layer may leave it out, to take the class count from the data)");
 }
 
 Value<Config> layer_list() {
@@ -135,7 +142,8 @@ Value<Config> layer_list() {
             c.layers.resize(v.size());
             for (size_t i = 0; i < v.size(); ++i) {
               const std::string layer = path + "[" + std::to_string(i) + "]";
-              if (read_section(r, kLayer, v[i], layer, c.layers[i])) finish_layer(r, v[i], layer, i + 1 == v.size(), c.layers[i]);
+              if (read_section(r, kLayer, v[i], layer, c.layers[i]))
+                finish_layer(r, v[i], layer, i + 1 == v.size(), c.layers[i]);
             }
             return true;
           },
@@ -169,15 +177,14 @@ const Section<OptimizerConfig> kOptimizer = {
         r.error(child(path, "nesterov"), "needs optimizer.momentum > 0");
     }};
 
-const Section<ScheduleConfig> kSchedule = {
-    {
-        {"type", variant(&ScheduleConfig::type, kSchedules, "schedule.type")},
-        {"warmup_epochs", number(&ScheduleConfig::warmup_epochs, kNonNegative)},
-        {"step_size", number(&ScheduleConfig::step_size, kPositive), {kStep}},
-        {"gamma", number(&ScheduleConfig::gamma, kDecay), {kDecaying}},
-        {"min_lr", number(&ScheduleConfig::min_lr, kNonNegative), {kCosine}},
-    },
-    type_hint};
+const Section<ScheduleConfig> kSchedule = {{
+                                               {"type", variant(&ScheduleConfig::type, kSchedules, "schedule.type")},
+                                               {"warmup_epochs", number(&ScheduleConfig::warmup_epochs, kNonNegative)},
+                                               {"step_size", number(&ScheduleConfig::step_size, kPositive), {kStep}},
+                                               {"gamma", number(&ScheduleConfig::gamma, kDecay), {kDecaying}},
+                                               {"min_lr", number(&ScheduleConfig::min_lr, kNonNegative), {kCosine}},
+                                           },
+                                           type_hint};
 
 // Its presence turns early stopping on.
 const Section<EarlyStoppingConfig> kEarlyStopping = {
@@ -196,18 +203,20 @@ const Section<TrainingConfig> kTraining = {{
     {"seed", seed()},
     {"threads", integer(&TrainingConfig::threads, 1, 64), {}, kMayChangeOnResume},
     {"precision", one_of(&TrainingConfig::precision, kPrecisions), {}, kMayChangeOnResume},
-    {"early_stopping", section(&TrainingConfig::early_stopping, kEarlyStopping), {}, 0,
+    {"early_stopping",
+     section(&TrainingConfig::early_stopping, kEarlyStopping),
+     {},
+     0,
      [](const TrainingConfig& t) { return t.early_stopping.enabled; }},
 }};
 
-const Section<CheckpointConfig> kCheckpoint = {
-    {
-        {"every", integer(&CheckpointConfig::every, 0)},
-        {"keep", integer(&CheckpointConfig::keep, 0)},
-    },
-    nullptr,
-    nullptr,
-    /*may_change_on_resume=*/true};
+const Section<CheckpointConfig> kCheckpoint = {{
+                                                   {"every", integer(&CheckpointConfig::every, 0)},
+                                                   {"keep", integer(&CheckpointConfig::keep, 0)},
+                                               },
+                                               nullptr,
+                                               nullptr,
+                                               /*may_change_on_resume=*/true};
 
 const Section<Config> kRoot = {{
     {"name", computed_default(folder_name()), {}, kMayChangeOnResume},  // the config file's stem
@@ -233,13 +242,20 @@ bool usable_name(const std::string& s) {
 
 const char* type_name(Type t) {
   switch (t) {
-    case Type::integer: return "integer";
-    case Type::number: return "number";
-    case Type::boolean: return "boolean";
-    case Type::string: return "string";
-    case Type::path: return "path";
-    case Type::object: return "object";
-    case Type::array: return "array";
+    case Type::integer:
+      return "integer";
+    case Type::number:
+      return "number";
+    case Type::boolean:
+      return "boolean";
+    case Type::string:
+      return "string";
+    case Type::path:
+      return "path";
+    case Type::object:
+      return "object";
+    case Type::array:
+      return "array";
   }
   return "?";
 }

@@ -10,7 +10,7 @@ namespace nabla {
 
 struct KeyInfo {
   std::string name;
-  const char* type;          // as configs/README.md's tables name it: integer, number, boolean, string, path, object, array
+  const char* type;  // as configs/README.md's tables name it: integer, number, boolean, string, path, object, array
   std::string default_json;  // the struct's default as to_json writes it ("0.01", "\"sgd\""); empty for sections,
                              // lists, required keys and keys whose default is not a fixed value (name, units)
   bool may_change_on_resume;

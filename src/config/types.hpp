@@ -28,21 +28,21 @@ const char* to_string(DataFormat);
 struct LayerConfig {
   LayerType type = LayerType::dense;
   // dense
-  int units = 0;                       // 0 only for the last dense layer: then it is the class count
+  int units = 0;  // 0 only for the last dense layer: then it is the class count
   Activation activation = Activation::linear;
   Init init = Init::glorot_uniform;
-  double negative_slope = 0.01;        // leaky_relu's slope for z < 0
+  double negative_slope = 0.01;  // leaky_relu's slope for z < 0
   // dropout
-  double rate = 0.0;                   // probability of dropping a unit, in [0, 1)
+  double rate = 0.0;  // probability of dropping a unit, in [0, 1)
 
   bool operator==(const LayerConfig&) const = default;
 };
 
 // One split of the data on disk: IDX image + label files, or one CSV file (label first).
 struct DataSource {
-  std::string images;                  // IDX: absolute path (resolved against the config's folder)
+  std::string images;  // IDX: absolute path (resolved against the config's folder)
   std::string labels;
-  std::string csv;                     // CSV: absolute path
+  std::string csv;  // CSV: absolute path
   bool present() const { return !images.empty() || !csv.empty(); }
 
   bool operator==(const DataSource&) const = default;
@@ -50,13 +50,13 @@ struct DataSource {
 
 struct DataConfig {
   DataSource train;
-  DataSource test;                     // optional: present() is false when not given
+  DataSource test;  // optional: present() is false when not given
   DataFormat format = DataFormat::idx;
-  bool csv_header = false;             // CSV: skip the first row
-  int64_t validation = 0;              // samples held out of the end of the training file
-  double scale = 255.0;                // x = raw / scale
-  int64_t memory_budget_mb = 512;      // above this the loader streams instead of holding the set
-  int64_t classes = 0;                 // 0: max label + 1, read from the training labels
+  bool csv_header = false;         // CSV: skip the first row
+  int64_t validation = 0;          // samples held out of the end of the training file
+  double scale = 255.0;            // x = raw / scale
+  int64_t memory_budget_mb = 512;  // above this the loader streams instead of holding the set
+  int64_t classes = 0;             // 0: max label + 1, read from the training labels
 
   bool operator==(const DataConfig&) const = default;
 };
@@ -64,10 +64,10 @@ struct DataConfig {
 struct OptimizerConfig {
   OptimizerKind type = OptimizerKind::sgd;
   double learning_rate = 0.01;
-  double momentum = 0.0;               // sgd
-  bool nesterov = false;               // sgd, needs momentum > 0
-  double weight_decay = 0.0;           // sgd/adam: L2 added to the gradient; adamw: decoupled
-  double beta1 = 0.9;                  // adam, adamw
+  double momentum = 0.0;      // sgd
+  bool nesterov = false;      // sgd, needs momentum > 0
+  double weight_decay = 0.0;  // sgd/adam: L2 added to the gradient; adamw: decoupled
+  double beta1 = 0.9;         // adam, adamw
   double beta2 = 0.999;
   double epsilon = 1e-8;
 
@@ -76,19 +76,19 @@ struct OptimizerConfig {
 
 struct ScheduleConfig {
   ScheduleKind type = ScheduleKind::constant;
-  double warmup_epochs = 0;            // linear warm-up from 0 to learning_rate, counted in steps
-  double step_size = 1;                // step: epochs between decays
-  double gamma = 0.1;                  // step, exponential: the decay factor
-  double min_lr = 0.0;                 // cosine: the floor it anneals to
+  double warmup_epochs = 0;  // linear warm-up from 0 to learning_rate, counted in steps
+  double step_size = 1;      // step: epochs between decays
+  double gamma = 0.1;        // step, exponential: the decay factor
+  double min_lr = 0.0;       // cosine: the floor it anneals to
 
   bool operator==(const ScheduleConfig&) const = default;
 };
 
 struct EarlyStoppingConfig {
-  bool enabled = false;                // true when the section is given
-  std::string metric = "val_accuracy"; // val_accuracy (higher is better) or val_loss (lower is better)
-  int64_t patience = 3;                // epochs without improvement before stopping
-  double min_delta = 0.0;              // an improvement smaller than this does not count
+  bool enabled = false;                 // true when the section is given
+  std::string metric = "val_accuracy";  // val_accuracy (higher is better) or val_loss (lower is better)
+  int64_t patience = 3;                 // epochs without improvement before stopping
+  double min_delta = 0.0;               // an improvement smaller than this does not count
 
   bool operator==(const EarlyStoppingConfig&) const = default;
 };
@@ -99,15 +99,15 @@ struct TrainingConfig {
   bool shuffle = true;
   uint64_t seed = 42;
   int64_t threads = 1;
-  std::string precision = "fp32";      // fp32, or bf16: the training step's GEMMs in bf16 (math/bf16.hpp)
+  std::string precision = "fp32";  // fp32, or bf16: the training step's GEMMs in bf16 (math/bf16.hpp)
   EarlyStoppingConfig early_stopping;
 
   bool operator==(const TrainingConfig&) const = default;
 };
 
 struct CheckpointConfig {
-  int64_t every = 1;                   // keep epoch-NNNN files every this many epochs (0: none)
-  int64_t keep = 3;                    // how many epoch-NNNN files to keep (0: all)
+  int64_t every = 1;  // keep epoch-NNNN files every this many epochs (0: none)
+  int64_t keep = 3;   // how many epoch-NNNN files to keep (0: all)
 
   bool operator==(const CheckpointConfig&) const = default;
 };
@@ -122,7 +122,7 @@ struct Config {
   TrainingConfig training;
   CheckpointConfig checkpoint;
 
-  std::string path;                    // the file it came from, as given (for messages)
+  std::string path;  // the file it came from, as given (for messages)
 
   bool operator==(const Config&) const = default;
 };

@@ -188,8 +188,9 @@ Info CsvReader::scan() {
     ++layout.count;
   }
   if (layout.count == 0)
-    throw Error(file_.path(), "", std::string("expected at least one row of data") + (header_ ? " after the header" : "") +
-                                      ", found none");
+    throw Error(
+        file_.path(), "",
+        std::string("expected at least one row of data") + (header_ ? " after the header" : "") + ", found none");
   layout.rows = 1;
   layout.features = layout.cols = columns - 1;
   layout.classes = max_label + 1;

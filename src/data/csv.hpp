@@ -33,7 +33,7 @@ class CsvReader {
 
  private:
   int64_t restart();  // to the start of the data past the header; returns the header's column count
-  bool next_line(std::string_view& line);   // the next line, without its "\r\n"
+  bool next_line(std::string_view& line);       // the next line, without its "\r\n"
   bool next_data_line(std::string_view& line);  // the next non-blank line
   [[noreturn]] void fail(int64_t column, const std::string& what) const;
   std::string header_hint() const;  // " (is line 1 a header? ...)" where that may be so, else ""
@@ -43,7 +43,7 @@ class CsvReader {
   std::vector<char> buf_;
   size_t pos_ = 0, end_ = 0;
   bool eof_ = false;
-  int64_t line_ = 0;        // the number of the line last returned
+  int64_t line_ = 0;  // the number of the line last returned
 };
 
 }  // namespace nabla::data

@@ -59,9 +59,9 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 struct InputFile::Gz {
   z_stream zs{};
   std::vector<unsigned char> in;
-  int64_t file_pos = 0;      // compressed bytes read from the file so far
-  bool input_eof = false;    // the last pread returned nothing
-  bool data_end = false;     // the last gzip member ended and nothing follows it
+  int64_t file_pos = 0;    // compressed bytes read from the file so far
+  bool input_eof = false;  // the last pread returned nothing
+  bool data_end = false;   // the last gzip member ended and nothing follows it
 
   Gz() : in(size_t(kGzInputBytes)) {
     // 16 + MAX_WBITS: a gzip wrapper (header, CRC-32 and length checked), no raw or zlib streams.
@@ -194,8 +194,9 @@ void InputFile::pread_exact(void* dst, int64_t n, int64_t offset) const {
   int64_t got = pread_all(fd_, dst, n, offset, path_);
   if (got != n)
     throw Error(path_, offset_text(offset + got),
-                "expected " + std::to_string(n - got) + " more bytes, found the end of the file "
-                "(did the file change while it was read?)");
+                "expected " + std::to_string(n - got) +
+                    " more bytes, found the end of the file "
+                    "(did the file change while it was read?)");
 }
 
 std::string InputFile::where(int64_t offset) const {

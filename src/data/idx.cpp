@@ -48,9 +48,9 @@ IdxHeader read_idx_header(InputFile& file, IdxKind kind) {
   unsigned char b[4];
   int64_t got = file.read(b, 4);
   if (got < 4)
-    throw Error(path, file.where(got),
-                "expected " + expected_magic(kind) + ", found the end of the file after " + std::to_string(got) +
-                    " bytes");
+    throw Error(
+        path, file.where(got),
+        "expected " + expected_magic(kind) + ", found the end of the file after " + std::to_string(got) + " bytes");
   uint32_t magic = big_endian_u32(b);
   int ndims = b[3];
   bool ok = b[0] == 0 && b[1] == 0 &&
@@ -72,8 +72,9 @@ IdxHeader read_idx_header(InputFile& file, IdxKind kind) {
     got = file.read(b, 4);
     if (got < 4)
       throw Error(path, file.where(at + got),
-                  "expected " + std::to_string(ndims) + " big-endian uint32 dimensions after the magic number, found "
-                  "the end of the file");
+                  "expected " + std::to_string(ndims) +
+                      " big-endian uint32 dimensions after the magic number, found "
+                      "the end of the file");
     int64_t d = big_endian_u32(b);
     if (d == 0 && i > 0)
       throw Error(path, file.where(at), "expected a positive dimension " + std::to_string(i) + ", found 0");

@@ -19,11 +19,11 @@ enum class IdxKind { images, labels };
 
 struct IdxHeader {
   Dtype dtype = Dtype::u8;
-  std::vector<int64_t> dims;         // dims[0]: the record count
-  int64_t header_bytes = 0;          // 4 + 4 * dims.size()
+  std::vector<int64_t> dims;  // dims[0]: the record count
+  int64_t header_bytes = 0;   // 4 + 4 * dims.size()
 
   int64_t count() const { return dims[0]; }
-  int64_t record_elements() const;   // the product of dims[1..]; 1 for labels
+  int64_t record_elements() const;  // the product of dims[1..]; 1 for labels
   int64_t record_bytes() const { return record_elements() * dtype_bytes(dtype); }
   int64_t total_bytes() const { return header_bytes + count() * record_bytes(); }
 };

@@ -58,48 +58,48 @@ struct BatchLoader::Impl {
   Info layout;
   int64_t begin = 0, end = 0, n = 0;
   int64_t batch = 0, batches = 0;
-  int64_t sample_bytes = 0;        // one sample's features as held
-  bool check_end = false;          // the range reaches the end of the file: check what follows
+  int64_t sample_bytes = 0;  // one sample's features as held
+  bool check_end = false;    // the range reaches the end of the file: check what follows
   Mode mode = Mode::memory;
-  float scale = 255;               // x = u8 / scale, in float as PyTorch's x / 255 is
+  float scale = 255;  // x = u8 / scale, in float as PyTorch's x / 255 is
 
   // memory: the samples [begin, end); chunks: the window; stream: the shuffle buffer.
   std::vector<uint8_t> x_held;
   std::vector<int32_t> y_held;
-  int64_t capacity = 0;            // samples x_held holds
-  std::vector<uint32_t> order;     // memory: the sample order (n); chunks: the order in the window
+  int64_t capacity = 0;         // samples x_held holds
+  std::vector<uint32_t> order;  // memory: the sample order (n); chunks: the order in the window
   std::vector<int64_t> chunk_order;
   int64_t chunk = 0, chunks = 0, window_chunks = 0;
 
   // The worker's position in the current epoch.
   std::mt19937_64 rng;
-  int64_t emitted = 0;             // samples emitted this epoch
-  int64_t next_chunk = 0;          // chunks: the next entry of chunk_order to read
+  int64_t emitted = 0;     // samples emitted this epoch
+  int64_t next_chunk = 0;  // chunks: the next entry of chunk_order to read
   int64_t window_pos = 0, window_size = 0;
-  int64_t filled = 0;              // stream: samples in the shuffle buffer
-  int64_t unread = 0;              // stream: samples of the range not yet read from the file
+  int64_t filled = 0;  // stream: samples in the shuffle buffer
+  int64_t unread = 0;  // stream: samples of the range not yet read from the file
 
   // The ring and its hand-over, guarded by `mutex`.
   struct Slot {
-    std::vector<float> x;          // batch x features
-    std::vector<int32_t> y;        // batch
+    std::vector<float> x;             // batch x features
+    std::vector<int32_t> y;           // batch
     std::vector<const uint8_t*> raw;  // deferred conversion: each row's bytes, in x_held
     int64_t rows = 0;
   };
-  bool deferred = false;           // memory mode, u8 data, and the consumer converts
+  bool deferred = false;  // memory mode, u8 data, and the consumer converts
   std::vector<Slot> slots;
-  std::vector<int> ready;          // a FIFO of filled slots: ready[(ready_head + i) % size]
+  std::vector<int> ready;  // a FIFO of filled slots: ready[(ready_head + i) % size]
   int ready_head = 0, ready_count = 0;
-  std::vector<int> free_slots;     // a stack
+  std::vector<int> free_slots;  // a stack
   int free_count = 0;
-  int held = -1;                   // the slot the consumer's Batch points into
-  int refill = 1;                  // the worker wakes when this many slots are free: it fills in bursts
-  int64_t consumed = 0;            // batches handed out this epoch
-  uint64_t generation = 0;         // bumped by start_epoch
-  uint64_t worker_done = 0;        // the worker idles while worker_done == generation
+  int held = -1;             // the slot the consumer's Batch points into
+  int refill = 1;            // the worker wakes when this many slots are free: it fills in bursts
+  int64_t consumed = 0;      // batches handed out this epoch
+  uint64_t generation = 0;   // bumped by start_epoch
+  uint64_t worker_done = 0;  // the worker idles while worker_done == generation
   int64_t epoch = 0;
   bool started = false, stop = false;
-  std::exception_ptr error;        // from the worker, rethrown by next()
+  std::exception_ptr error;  // from the worker, rethrown by next()
   std::mutex mutex;
   std::condition_variable cv;
   std::thread worker;
@@ -122,8 +122,7 @@ struct BatchLoader::Impl {
   void give_back_locked(int slot) { free_slots[size_t(free_count++)] = slot; }
 };
 
-BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_header, const LoaderOptions& o)
-    : opt(o) {
+BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_header, const LoaderOptions& o) : opt(o) {
   source = open_source(src, format, csv_header);
   layout = source->layout();
   const std::string& path = source->path();
@@ -131,9 +130,11 @@ BatchLoader::Impl::Impl(const DataSource& src, DataFormat format, bool csv_heade
   end = opt.end < 0 ? layout.count : opt.end;
   if (layout.count == 0) throw Error(path, "", "holds no samples");
   if (begin < 0 || end > layout.count || begin >= end)
-    throw Error(path, "", "expected a range of samples 0 <= begin < end <= " + std::to_string(layout.count) +
-                              ", found [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
-  if (opt.batch_size < 1) throw Error("data: expected a batch size of at least 1, found " + std::to_string(opt.batch_size));
+    throw Error(path, "",
+                "expected a range of samples 0 <= begin < end <= " + std::to_string(layout.count) + ", found [" +
+                    std::to_string(begin) + ", " + std::to_string(end) + ")");
+  if (opt.batch_size < 1)
+    throw Error("data: expected a batch size of at least 1, found " + std::to_string(opt.batch_size));
   if (!(opt.scale > 0) || !std::isfinite(opt.scale))
     throw Error("data: expected a positive scale, found " + std::to_string(opt.scale));
   if (opt.memory_budget_bytes < 0)
@@ -346,7 +347,7 @@ void BatchLoader::Impl::emit(float* x, int32_t& y) {
       y = y_held[size_t(j)];
       if (unread > 0) {
         read_next(at, &y_held[size_t(j)]);  // the emitted place takes the next sample of the file
-      } else {  // the file is done: the buffer's last sample fills the hole
+      } else {                              // the file is done: the buffer's last sample fills the hole
         --filled;
         std::memmove(at, x_held.data() + filled * sample_bytes, size_t(sample_bytes));
         y_held[size_t(j)] = y_held[size_t(filled)];

@@ -20,8 +20,8 @@ namespace nabla::data {
 Info inspect(const DataSource& source, DataFormat format, bool csv_header);
 
 struct Batch {
-  const float* x = nullptr;          // rows x features, row-major, scaled (null when `raw` is given)
-  const int32_t* labels = nullptr;   // rows
+  const float* x = nullptr;         // rows x features, row-major, scaled (null when `raw` is given)
+  const int32_t* labels = nullptr;  // rows
   int64_t rows = 0;
   int64_t features = 0;
   // With LoaderOptions::defer_conversion: each row's bytes, for the consumer to scale itself with
@@ -35,14 +35,14 @@ struct Batch {
 void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x);
 
 struct LoaderOptions {
-  int64_t begin = 0;                 // the samples [begin, end) of the source; end < 0: to the end
+  int64_t begin = 0;  // the samples [begin, end) of the source; end < 0: to the end
   int64_t end = -1;
   int64_t batch_size = 64;
   bool shuffle = true;
   uint64_t seed = 0;
-  double scale = 255.0;              // x = raw / scale
+  double scale = 255.0;  // x = raw / scale
   int64_t memory_budget_bytes = int64_t(512) << 20;
-  int prefetch = 2;                  // batches prepared ahead by the background thread
+  int prefetch = 2;  // batches prepared ahead by the background thread
   // Held in memory and stored as bytes, hand out each row's bytes (Batch::raw) rather than floats:
   // the training threads then scale their own rows in parallel, instead of a further thread taking
   // time from them when they use every core. Streamed or float data ignore it.
@@ -62,10 +62,10 @@ class BatchLoader {
   // The last batch of an epoch may be smaller than batch_size.
   bool next(Batch& batch);
 
-  int64_t samples() const;           // end - begin
+  int64_t samples() const;  // end - begin
   int64_t features() const;
   int64_t batches_per_epoch() const;
-  bool streaming() const;            // false when the selected samples are held in memory
+  bool streaming() const;  // false when the selected samples are held in memory
 
   // The memory the loader holds: samples (in memory or the streaming buffer), the orders, the batch
   // ring, file buffers. At most memory_budget_bytes, unless the budget is below the minimum of one

@@ -14,7 +14,9 @@ namespace {
 class IdxSource final : public Source {
  public:
   IdxSource(const std::string& images, const std::string& labels)
-      : images_(images), labels_(labels), hi_(read_idx_header(images_, IdxKind::images)),
+      : images_(images),
+        labels_(labels),
+        hi_(read_idx_header(images_, IdxKind::images)),
         hl_(read_idx_header(labels_, IdxKind::labels)) {
     if (hl_.count() != hi_.count())
       throw Error(labels, labels_.where(4),
@@ -36,8 +38,8 @@ class IdxSource final : public Source {
     int64_t skip_i = hi_.header_bytes + first * hi_.record_bytes();
     int64_t skip_l = hl_.header_bytes + first;
     if (images_.skip(skip_i) != skip_i || labels_.skip(skip_l) != skip_l)
-      throw Error(path_, "", "the data ends before sample " + std::to_string(first) +
-                                 " (did the file change while it was read?)");
+      throw Error(path_, "",
+                  "the data ends before sample " + std::to_string(first) + " (did the file change while it was read?)");
     next_ = first;
     label_file_ = first;
     label_pos_ = label_end_ = 0;
@@ -102,8 +104,10 @@ class IdxSource final : public Source {
       if (got < want)
         throw Error(images_.path(), images_.where(images_.offset()),
                     "expected " + std::to_string(hi_.total_bytes()) + " bytes (a " + std::to_string(hi_.header_bytes) +
-                        "-byte header and " + std::to_string(hi_.count()) + " images), found the end of the data "
-                        "after image " + std::to_string(got / hi_.record_bytes()) + " (truncated?)");
+                        "-byte header and " + std::to_string(hi_.count()) +
+                        " images), found the end of the data "
+                        "after image " +
+                        std::to_string(got / hi_.record_bytes()) + " (truncated?)");
       expect_idx_end(images_, hi_);
     }
     seek(0);
@@ -117,9 +121,9 @@ class IdxSource final : public Source {
  private:
   InputFile images_, labels_;
   IdxHeader hi_, hl_;
-  int64_t next_ = 0;                     // the next sample read() returns
+  int64_t next_ = 0;                       // the next sample read() returns
   std::array<uint8_t, 4096> label_buf_{};  // labels read ahead: [label_pos_, label_end_)
-  int64_t label_file_ = 0;               // labels read from the file so far
+  int64_t label_file_ = 0;                 // labels read from the file so far
   int64_t label_pos_ = 0, label_end_ = 0;
 };
 
@@ -159,9 +163,10 @@ class CsvSource final : public Source {
 
  private:
   [[noreturn]] void changed() const {
-    throw Error(path_, "", "expected " + std::to_string(layout_.count) +
-                               " rows of data as when the file was opened, found a different number "
-                               "(did the file change while it was read?)");
+    throw Error(path_, "",
+                "expected " + std::to_string(layout_.count) +
+                    " rows of data as when the file was opened, found a different number "
+                    "(did the file change while it was read?)");
   }
   CsvReader reader_;
   int64_t classes_ = 0;

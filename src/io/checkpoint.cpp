@@ -56,7 +56,6 @@ std::string hex32(uint32_t v) {
   return b;
 }
 
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Config& config, const Network<float>& net,
@@ -66,7 +65,10 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
     tensors.push_back({t.name, "F32", t.shape, net.params().data() + t.offset, t.size() * sizeof(float)});
   const int64_t n = int64_t(net.params().size());
   if (!optimizer_state.empty())
-    tensors.push_back({"optimizer.state", "F32", {int64_t(optimizer_state.size()) / n, n}, optimizer_state.data(),
+    tensors.push_back({"optimizer.state",
+                       "F32",
+                       {int64_t(optimizer_state.size()) / n, n},
+                       optimizer_state.data(),
                        optimizer_state.size() * sizeof(float)});
 
   std::string data;  // the CRC covers every tensor byte, in file order
@@ -125,7 +127,8 @@ class Metadata {
     errno = 0;
     const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
     if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) || *end || errno)
-      throw fail("__metadata__." + std::string(key) + ": expected a whole number from 0 to 2^64 - 1, found \"" + v + "\"");
+      throw fail("__metadata__." + std::string(key) + ": expected a whole number from 0 to 2^64 - 1, found \"" + v +
+                 "\"");
     return x;
   }
   double real(const char* key) const {
@@ -149,15 +152,16 @@ void check_format(const Metadata& m, const SafetensorsFile& file) {
     throw m.fail("__metadata__.format: expected \"" + std::string(kFormat) + "\", found \"" + m.get("format") + "\"");
   const std::string& version = m.get("format_version");
   if (version != kVersion && version != "1")
-    throw m.fail("__metadata__.format_version: expected \"1\" or \"" + std::string(kVersion) + "\", found \"" + version +
-                 "\" (written by another version of nabla)");
+    throw m.fail("__metadata__.format_version: expected \"1\" or \"" + std::string(kVersion) + "\", found \"" +
+                 version + "\" (written by another version of nabla)");
 
   auto hex_digits = [](const std::string& v) {
     return v.size() == 8 && v.find_first_not_of("0123456789abcdef") == std::string::npos;
   };
   for (const char* key : {"crc32", kCrcKey})
     if (m.all().count(key) && !hex_digits(m.all().at(key)))
-      throw m.fail("__metadata__." + std::string(key) + ": expected 8 lowercase hex digits, found \"" + m.all().at(key) + "\"");
+      throw m.fail("__metadata__." + std::string(key) + ": expected 8 lowercase hex digits, found \"" +
+                   m.all().at(key) + "\"");
   if (version != "1") {
     const std::string expected = m.get(kCrcKey), actual = hex32(metadata_crc(m.all()));
     if (expected != actual)
@@ -220,11 +224,13 @@ void read_network_size(const Metadata& m, const SafetensorsFile& file, Checkpoin
   for (const LayerConfig& l : c.config.layers)
     if (l.type == LayerType::dense && dense++ == 0) first_units = l.units;
   if (first->shape.size() != 2 || first->shape[1] <= 0 || (first_units > 0 && first->shape[0] != first_units))
-    throw m.fail("tensor layers.0.weight: expected shape [" + (first_units > 0 ? std::to_string(first_units) : "units") +
-                 ", inputs], found " + shape_text(first->shape));
+    throw m.fail("tensor layers.0.weight: expected shape [" +
+                 (first_units > 0 ? std::to_string(first_units) : "units") + ", inputs], found " +
+                 shape_text(first->shape));
   const std::string last_name = "layers." + std::to_string(dense - 1) + ".weight";
   const TensorEntry* last = find_tensor(file, last_name);
-  if (!last) throw m.fail("missing tensor " + last_name + " (the config has " + std::to_string(dense) + " dense layers)");
+  if (!last)
+    throw m.fail("missing tensor " + last_name + " (the config has " + std::to_string(dense) + " dense layers)");
   if (last->shape.empty() || last->shape[0] <= 0)
     throw m.fail("tensor " + last_name + ": expected shape [outputs, inputs], found " + shape_text(last->shape));
   c.inputs = first->shape[1];

@@ -25,26 +25,26 @@ namespace nabla::io {
 
 // Where a run is, beyond its weights.
 struct RunState {
-  int64_t epoch = 0;              // epochs completed
-  int64_t step = 0;               // optimiser steps taken
-  int64_t batch = 0;              // batches already done of epoch + 1 (a checkpoint written on a signal)
+  int64_t epoch = 0;  // epochs completed
+  int64_t step = 0;   // optimiser steps taken
+  int64_t batch = 0;  // batches already done of epoch + 1 (a checkpoint written on a signal)
   uint64_t rng_dropout = 0;
   int64_t optimizer_steps = 0;
   double best_metric = 0;
   int64_t best_epoch = 0;
   int64_t since_best = 0;
-  double epoch_loss_sum = 0;      // the partial epoch's running sums (when batch > 0)
+  double epoch_loss_sum = 0;  // the partial epoch's running sums (when batch > 0)
   int64_t epoch_correct = 0, epoch_seen = 0;
   double epoch_seconds = 0;
   double lr = 0;
 };
 
 struct Checkpoint {
-  Config config;                  // parsed from the metadata and validated like a config file
+  Config config;  // parsed from the metadata and validated like a config file
   RunState state;
   int64_t inputs = 0, outputs = 0;  // the network's size, read off its first and last weights
-  std::string optimizer;          // sgd, adam, adamw
-  std::vector<float> params;      // in Network's layout
+  std::string optimizer;            // sgd, adam, adamw
+  std::vector<float> params;        // in Network's layout
   std::vector<float> optimizer_state;
 };
 

@@ -1,14 +1,13 @@
 #include "io/safetensors.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
-#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
@@ -25,7 +24,6 @@ size_t dtype_size(const std::string& dtype) {
   if (dtype == "F64") return 8;
   return 0;
 }
-
 
 }  // namespace
 
@@ -58,7 +56,8 @@ std::string read_whole_file(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) throw fail_at(path, "cannot open: no such file");
-  if (std::filesystem::is_directory(status)) throw fail_at(path, "is a directory, expected a safetensors checkpoint file");
+  if (std::filesystem::is_directory(status))
+    throw fail_at(path, "is a directory, expected a safetensors checkpoint file");
   if (!std::filesystem::is_regular_file(status))
     throw fail_at(path, "is not a regular file (a device or a pipe?), expected a safetensors checkpoint file");
   std::ifstream f(path, std::ios::binary);
@@ -75,8 +74,8 @@ nlohmann::json read_header(const std::string& path, const std::string& all, uint
   uint64_t n = 0;
   std::memcpy(&n, all.data(), 8);
   if (n > kMaxHeaderBytes)
-    throw fail_at(path, "header length " + std::to_string(n) + " is over the cap of " + std::to_string(kMaxHeaderBytes) +
-                            " bytes (not a safetensors file?)");
+    throw fail_at(path, "header length " + std::to_string(n) + " is over the cap of " +
+                            std::to_string(kMaxHeaderBytes) + " bytes (not a safetensors file?)");
   if (n > size - 8)
     throw fail_at(path, "header length " + std::to_string(n) + " runs past the end of the file: only " +
                             std::to_string(size - 8) + " bytes follow the length");
@@ -87,16 +86,19 @@ nlohmann::json read_header(const std::string& path, const std::string& all, uint
     throw fail_at(path, "header is not JSON: at header byte " + std::to_string(e.byte) + ": " +
                             std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
   }
-  if (!header.is_object()) throw fail_at(path, "header: expected a JSON object, found " + std::string(header.type_name()));
+  if (!header.is_object())
+    throw fail_at(path, "header: expected a JSON object, found " + std::string(header.type_name()));
   header_bytes = n;
   return header;
 }
 
 void read_metadata(const std::string& path, const nlohmann::json& v, std::map<std::string, std::string>& out) {
-  if (!v.is_object()) throw fail_at(path, "__metadata__: expected an object of strings, found " + std::string(v.type_name()));
+  if (!v.is_object())
+    throw fail_at(path, "__metadata__: expected an object of strings, found " + std::string(v.type_name()));
   for (auto m = v.begin(); m != v.end(); ++m) {
     if (!m.value().is_string())
-      throw fail_at(path, "__metadata__." + m.key() + ": expected a string, found " + std::string(m.value().type_name()));
+      throw fail_at(path,
+                    "__metadata__." + m.key() + ": expected a string, found " + std::string(m.value().type_name()));
     out[m.key()] = m.value().get<std::string>();
   }
 }
@@ -145,17 +147,20 @@ TensorEntry read_entry(const std::string& path, const std::string& name, const n
 
 // The tensors must tile the data exactly: sorted by offset, each starting where the last ended.
 void check_tiling(const std::string& path, std::vector<TensorEntry>& tensors, uint64_t data_size) {
-  std::sort(tensors.begin(), tensors.end(), [](const TensorEntry& a, const TensorEntry& b) { return a.begin < b.begin; });
+  std::sort(tensors.begin(), tensors.end(),
+            [](const TensorEntry& a, const TensorEntry& b) { return a.begin < b.begin; });
   uint64_t expected = 0;
   for (const TensorEntry& t : tensors) {
     if (t.begin != expected)
       throw fail_at(path, "tensor " + t.name + ": data_offsets begin at " + std::to_string(t.begin) + ", expected " +
-                              std::to_string(expected) + (t.begin < expected ? " (it overlaps the tensor before)" : " (a gap)"));
+                              std::to_string(expected) +
+                              (t.begin < expected ? " (it overlaps the tensor before)" : " (a gap)"));
     expected = t.end;
   }
   if (expected != data_size)
     throw fail_at(path, "the header's tensors end at data byte " + std::to_string(expected) + " but " +
-                            std::to_string(data_size) + " bytes of data follow it: " + std::to_string(data_size - expected) +
+                            std::to_string(data_size) +
+                            " bytes of data follow it: " + std::to_string(data_size - expected) +
                             " bytes belong to no tensor (one missing from the header?)");
 }
 
@@ -170,8 +175,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
   all = std::string();  // one copy of the tensors at a time
   const uint64_t data_size = out.data.size();
   for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") read_metadata(path, it.value(), out.metadata);
-    else out.tensors.push_back(read_entry(path, it.key(), it.value(), data_size));
+    if (it.key() == "__metadata__")
+      read_metadata(path, it.value(), out.metadata);
+    else
+      out.tensors.push_back(read_entry(path, it.key(), it.value(), data_size));
   }
   check_tiling(path, out.tensors, data_size);
   return out;

@@ -16,15 +16,15 @@ namespace nabla::io {
 
 struct TensorEntry {
   std::string name;
-  std::string dtype;              // "F32" or "F64" (what nabla writes and reads)
+  std::string dtype;  // "F32" or "F64" (what nabla writes and reads)
   std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;    // data_offsets
+  uint64_t begin = 0, end = 0;  // data_offsets
 };
 
 struct SafetensorsFile {
-  std::vector<TensorEntry> tensors;        // in data order
+  std::vector<TensorEntry> tensors;  // in data order
   std::map<std::string, std::string> metadata;
-  std::string data;                        // every tensor's bytes, data_offsets index into it
+  std::string data;  // every tensor's bytes, data_offsets index into it
   const char* bytes(const TensorEntry& t) const { return data.data() + t.begin; }
 };
 
@@ -34,7 +34,7 @@ struct TensorBytes {
   std::string name, dtype;
   std::vector<int64_t> shape;
   const void* data = nullptr;
-  size_t size = 0;                         // bytes
+  size_t size = 0;  // bytes
 };
 std::string encode_safetensors(const std::vector<TensorBytes>& tensors,
                                const std::map<std::string, std::string>& metadata);

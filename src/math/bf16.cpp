@@ -1,10 +1,10 @@
 #include "math/bf16.hpp"
 
-#include "util/error.hpp"
-
 #include <memory>
 #include <stdexcept>
 #include <vector>
+
+#include "util/error.hpp"
 
 #ifdef NABLA_HAVE_DNNL
 #include <omp.h>
@@ -24,8 +24,7 @@ namespace {
 
 // The CPU's own rounding, 16 floats an instruction, where it has it (every CPU that trains in bf16
 // does: bf16_unavailable). It rounds as to_bf16(float) does, but flushes subnormals to zero.
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx512(const float* x, bf16* y,
-                                                                                     size_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx512(const float* x, bf16* y, size_t n) {
   size_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), __m256i(_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i))));

@@ -71,16 +71,29 @@ void map_derivative(T* delta, const T* a, int64_t n, G g) {
 }  // namespace
 
 template <class T>
-NABLA_PER_CPU void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols, int64_t ld) {
+NABLA_PER_CPU void bias_activate(Activation act, double slope, T* z, const T* bias, int64_t rows, int64_t cols,
+                                 int64_t ld) {
   const T s = T(slope);
   if (ld == 0) ld = cols;
   switch (act) {
-    case Activation::sigmoid: map_biased(z, bias, rows, cols, ld, [](T v) { return sigmoid(v); }); break;
-    case Activation::tanh: map_biased(z, bias, rows, cols, ld, [](T v) { return std::tanh(v); }); break;
-    case Activation::relu: map_biased(z, bias, rows, cols, ld, [](T v) { return v > 0 || v != v ? v : T(0); }); break;  // NaN stays NaN, as in PyTorch
-    case Activation::leaky_relu: map_biased(z, bias, rows, cols, ld, [s](T v) { return v > 0 ? v : s * v; }); break;
-    case Activation::linear: map_biased(z, bias, rows, cols, ld, [](T v) { return v; }); break;
-    case Activation::softmax: softmax_rows(z, bias, z, rows, cols, ld); break;
+    case Activation::sigmoid:
+      map_biased(z, bias, rows, cols, ld, [](T v) { return sigmoid(v); });
+      break;
+    case Activation::tanh:
+      map_biased(z, bias, rows, cols, ld, [](T v) { return std::tanh(v); });
+      break;
+    case Activation::relu:
+      map_biased(z, bias, rows, cols, ld, [](T v) { return v > 0 || v != v ? v : T(0); });
+      break;  // NaN stays NaN, as in PyTorch
+    case Activation::leaky_relu:
+      map_biased(z, bias, rows, cols, ld, [s](T v) { return v > 0 ? v : s * v; });
+      break;
+    case Activation::linear:
+      map_biased(z, bias, rows, cols, ld, [](T v) { return v; });
+      break;
+    case Activation::softmax:
+      softmax_rows(z, bias, z, rows, cols, ld);
+      break;
   }
 }
 
@@ -88,12 +101,24 @@ template <class T>
 void bias_activate_into(Activation act, double slope, T* z, const T* bias, T* a, int64_t rows, int64_t cols) {
   const T s = T(slope);
   switch (act) {
-    case Activation::sigmoid: map_biased_into(z, bias, a, rows, cols, [](T v) { return sigmoid(v); }); break;
-    case Activation::tanh: map_biased_into(z, bias, a, rows, cols, [](T v) { return std::tanh(v); }); break;
-    case Activation::relu: map_biased_into(z, bias, a, rows, cols, [](T v) { return v > 0 || v != v ? v : T(0); }); break;  // NaN stays NaN, as in PyTorch
-    case Activation::leaky_relu: map_biased_into(z, bias, a, rows, cols, [s](T v) { return v > 0 ? v : s * v; }); break;
-    case Activation::linear: map_biased_into(z, bias, a, rows, cols, [](T v) { return v; }); break;
-    case Activation::softmax: softmax_rows(z, bias, a, rows, cols, cols); break;
+    case Activation::sigmoid:
+      map_biased_into(z, bias, a, rows, cols, [](T v) { return sigmoid(v); });
+      break;
+    case Activation::tanh:
+      map_biased_into(z, bias, a, rows, cols, [](T v) { return std::tanh(v); });
+      break;
+    case Activation::relu:
+      map_biased_into(z, bias, a, rows, cols, [](T v) { return v > 0 || v != v ? v : T(0); });
+      break;  // NaN stays NaN, as in PyTorch
+    case Activation::leaky_relu:
+      map_biased_into(z, bias, a, rows, cols, [s](T v) { return v > 0 ? v : s * v; });
+      break;
+    case Activation::linear:
+      map_biased_into(z, bias, a, rows, cols, [](T v) { return v; });
+      break;
+    case Activation::softmax:
+      softmax_rows(z, bias, a, rows, cols, cols);
+      break;
   }
 }
 
@@ -102,12 +127,22 @@ NABLA_PER_CPU void mul_derivative(Activation act, double slope, T* delta, const 
   const int64_t n = rows * cols;
   const T s = T(slope);
   switch (act) {
-    case Activation::sigmoid: map_derivative(delta, a, n, [](T v) { return v * (T(1) - v); }); break;
-    case Activation::tanh: map_derivative(delta, a, n, [](T v) { return T(1) - v * v; }); break;
-    case Activation::relu: map_derivative(delta, a, n, [](T v) { return v > 0 ? T(1) : T(0); }); break;
-    case Activation::leaky_relu: map_derivative(delta, a, n, [s](T v) { return v > 0 ? T(1) : s; }); break;
-    case Activation::linear: break;
-    case Activation::softmax: throw InternalError("mul_derivative: softmax's Jacobian is applied by the loss");
+    case Activation::sigmoid:
+      map_derivative(delta, a, n, [](T v) { return v * (T(1) - v); });
+      break;
+    case Activation::tanh:
+      map_derivative(delta, a, n, [](T v) { return T(1) - v * v; });
+      break;
+    case Activation::relu:
+      map_derivative(delta, a, n, [](T v) { return v > 0 ? T(1) : T(0); });
+      break;
+    case Activation::leaky_relu:
+      map_derivative(delta, a, n, [s](T v) { return v > 0 ? T(1) : s; });
+      break;
+    case Activation::linear:
+      break;
+    case Activation::softmax:
+      throw InternalError("mul_derivative: softmax's Jacobian is applied by the loss");
   }
 }
 

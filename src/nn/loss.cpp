@@ -22,8 +22,8 @@ bool is_correct(const T* a_row, int32_t label, int64_t cols) {
 }  // namespace
 
 template <class T>
-LossResult loss_and_delta(LossKind loss, Activation output, double slope, const T* z, const T* a,
-                          const int32_t* labels, int64_t rows, int64_t cols, T* delta, int64_t batch_rows) {
+LossResult loss_and_delta(LossKind loss, Activation output, double slope, const T* z, const T* a, const int32_t* labels,
+                          int64_t rows, int64_t cols, T* delta, int64_t batch_rows) {
   LossResult r;
   double total = 0;
   const T inv_b = T(1) / T(batch_rows);
@@ -69,9 +69,9 @@ LossResult loss_and_delta(LossKind loss, Activation output, double slope, const 
   return r;
 }
 
-template LossResult loss_and_delta<float>(LossKind, Activation, double, const float*, const float*,
-                                          const int32_t*, int64_t, int64_t, float*, int64_t);
-template LossResult loss_and_delta<double>(LossKind, Activation, double, const double*, const double*,
-                                           const int32_t*, int64_t, int64_t, double*, int64_t);
+template LossResult loss_and_delta<float>(LossKind, Activation, double, const float*, const float*, const int32_t*,
+                                          int64_t, int64_t, float*, int64_t);
+template LossResult loss_and_delta<double>(LossKind, Activation, double, const double*, const double*, const int32_t*,
+                                           int64_t, int64_t, double*, int64_t);
 
 }  // namespace nabla

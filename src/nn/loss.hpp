@@ -18,8 +18,8 @@
 namespace nabla {
 
 struct LossResult {
-  double loss = 0;       // mean over the batch
-  int64_t correct = 0;   // samples whose predicted class is the label
+  double loss = 0;      // mean over the batch
+  int64_t correct = 0;  // samples whose predicted class is the label
 };
 
 // The class a row of output activations predicts: the largest output (the first of equal ones), or
@@ -34,7 +34,7 @@ int64_t predicted_class(const T* a_row, int64_t outputs) {
 // it is null. B, the batch the mean is over, is `batch_rows`: the rows themselves, or a whole batch
 // of which these rows are one shard (then the shards' δ sum to the batch's gradient).
 template <class T>
-LossResult loss_and_delta(LossKind loss, Activation output, double slope, const T* z, const T* a,
-                          const int32_t* labels, int64_t rows, int64_t cols, T* delta, int64_t batch_rows);
+LossResult loss_and_delta(LossKind loss, Activation output, double slope, const T* z, const T* a, const int32_t* labels,
+                          int64_t rows, int64_t cols, T* delta, int64_t batch_rows);
 
 }  // namespace nabla

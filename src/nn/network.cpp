@@ -259,16 +259,17 @@ bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
   for (size_t l = dense_.size(); l-- > 0;) {
     const Dense& d = dense_[l];
     const int in = int(d.in), out = int(d.out);
-    const T* delta = delta_[l].data() + r0 * out;
-    const T delta_max = T(rows_) * max_abs(delta, size_t(rows) * size_t(out));
-    bounded = bounded && delta_max < limit && delta_max * max_abs(input_of(l) + r0 * in, size_t(rows) * size_t(in)) < limit;
+    const T* own = delta_[l].data() + r0 * out;  // δˡ of these rows
+    const T delta_max = T(rows_) * max_abs(own, size_t(rows) * size_t(out));
+    bounded =
+        bounded && delta_max < limit && delta_max * max_abs(input_of(l) + r0 * in, size_t(rows) * size_t(in)) < limit;
     if constexpr (std::is_same_v<T, float>)
-      if (bf16_batch_) to_bf16(delta, delta16_[l].data() + r0 * out, size_t(rows) * size_t(out));
+      if (bf16_batch_) to_bf16(own, delta16_[l].data() + r0 * out, size_t(rows) * size_t(out));
     if (l == 0) break;  // no δ below the first layer (∂C/∂x is backward's)
 
     // BP2: δˡ⁻¹ = (δˡ · Wˡ) ⊙ mask ⊙ σ′(zˡ⁻¹), the dropout mask when one was applied below
     T* below = delta_[l - 1].data() + r0 * in;
-    product(false, false, rows, in, out, this->delta(l).rows(r0), weights(l), below, in);
+    product(false, false, rows, in, out, delta(l).rows(r0), weights(l), below, in);
     const Dense& prev = dense_[l - 1];
     if (training_ && prev.dropout > 0) {
       const T* mask = mask_[l - 1].data() + r0 * in;
@@ -283,13 +284,13 @@ template <class T>
 void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const {
   const Dense& d = dense_[l];
   const int rows = int(rows_), in = int(d.in), out = int(d.out), units = int(u1 - u0);
-  const T* delta = delta_[l].data() + u0;  // δ[:, u0:u1], leading dimension out
   // BP4: ∂C/∂W[u0:u1, :] = δ[:, u0:u1]ᵀ · a_prev
-  product(true, false, units, in, rows, this->delta(l).cols(u0), input(l), grad_w, in);
-  // BP3: ∂C/∂b[u0:u1] = column sums of δ[:, u0:u1]
+  product(true, false, units, in, rows, delta(l).cols(u0), input(l), grad_w, in);
+  // BP3: ∂C/∂b[u0:u1] = column sums of δ[:, u0:u1] (leading dimension out)
+  const T* block = delta_[l].data() + u0;
   std::fill(grad_b, grad_b + units, T(0));
   for (int i = 0; i < rows; ++i) {
-    const T* row = delta + size_t(i) * size_t(out);
+    const T* row = block + size_t(i) * size_t(out);
     for (int j = 0; j < units; ++j) grad_b[j] += row[j];
   }
 }

@@ -44,9 +44,9 @@ namespace nabla {
 
 // A named view of one parameter tensor, as it appears in checkpoints and gradient-check reports.
 struct TensorInfo {
-  std::string name;              // layers.{i}.weight or layers.{i}.bias, i counting dense layers
-  size_t offset = 0;             // into params() / grads()
-  std::vector<int64_t> shape;    // [out, in] or [out]
+  std::string name;            // layers.{i}.weight or layers.{i}.bias, i counting dense layers
+  size_t offset = 0;           // into params() / grads()
+  std::vector<int64_t> shape;  // [out, in] or [out]
   size_t size() const;
 };
 
@@ -55,18 +55,17 @@ class Network {
  public:
   struct Dense {
     int64_t in = 0, out = 0;
-    size_t w_offset = 0;         // where W (out x in, row-major) starts in params() and grads()
-    size_t b_offset = 0;         // where b (out) starts
+    size_t w_offset = 0;  // where W (out x in, row-major) starts in params() and grads()
+    size_t b_offset = 0;  // where b (out) starts
     Activation act = Activation::linear;
-    double slope = 0;            // leaky_relu's slope for z < 0
+    double slope = 0;  // leaky_relu's slope for z < 0
     Init init = Init::glorot_uniform;
-    double dropout = 0;          // rate of the dropout applied to this layer's output
+    double dropout = 0;  // rate of the dropout applied to this layer's output
   };
 
   // `layers` as in the config (a last dense layer with units 0 gets `outputs` units); `inputs` is
   // the feature count; `max_batch` sizes the workspaces.
-  Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss,
-          int64_t max_batch);
+  Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss, int64_t max_batch);
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 

@@ -21,8 +21,10 @@ void check_test_split(const Config& c, const DataPlan& p) {
   if (p.test.count == 0) throw Error(file, "data.test", source_name(c.data.test) + " holds no samples");
   if (p.test.features != p.train.features)
     throw Error(file, "data.test",
-                source_name(c.data.test) + " has " + std::to_string(p.test.features) + " features a sample, the "
-                "training data " + std::to_string(p.train.features));
+                source_name(c.data.test) + " has " + std::to_string(p.test.features) +
+                    " features a sample, the "
+                    "training data " +
+                    std::to_string(p.train.features));
   if (p.test.classes > p.classes)
     throw Error(file, "data.test",
                 source_name(c.data.test) + " has label " + std::to_string(p.test.classes - 1) +
@@ -69,10 +71,11 @@ void check_memory(const Config& c, const DataPlan& p) {
   const double need = 4 * params * per_parameter + 4 * batch * (units + double(p.train.features)) * per_unit_row;
   const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
   if (memory > 0 && need > memory)
-    throw Error(c.path, "model.layers",
-                printf_string("the network needs about %.3g GB", need / 1e9) + " (" + printf_string("%.4g", params) +
-                    " parameters, their gradients, optimiser state and checkpoint copies, and a batch's activations), " +
-                    printf_string("more than this machine's %.3g GB of memory", memory / 1e9));
+    throw Error(
+        c.path, "model.layers",
+        printf_string("the network needs about %.3g GB", need / 1e9) + " (" + printf_string("%.4g", params) +
+            " parameters, their gradients, optimiser state and checkpoint copies, and a batch's activations), " +
+            printf_string("more than this machine's %.3g GB of memory", memory / 1e9));
 }
 
 data::LoaderOptions loader_options(const Config& c, int64_t begin, int64_t end, bool shuffle, uint64_t seed,
@@ -143,7 +146,9 @@ void check_precision(const Config& c) {
 Loaders open_loaders(const Config& c, const DataPlan& plan, uint64_t shuffle_seed) {
   const double budget = double(c.data.memory_budget_mb) * double(1 << 20);
   const double all = double(plan.train.count + (plan.has_test ? plan.test.count : 0));
-  auto share = [&](int64_t n) { return std::max<int64_t>(int64_t(std::min(budget * double(n) / all, 0x1p62)), 1 << 20); };
+  auto share = [&](int64_t n) {
+    return std::max<int64_t>(int64_t(std::min(budget * double(n) / all, 0x1p62)), 1 << 20);
+  };
   const DataSource& src = c.data.train;
   const DataFormat format = c.data.format;
   const bool header = c.data.csv_header;
@@ -156,7 +161,8 @@ Loaders open_loaders(const Config& c, const DataPlan& plan, uint64_t shuffle_see
   l.train = std::make_unique<data::BatchLoader>(src, format, header, train);
   if (c.data.validation > 0)
     l.validation = std::make_unique<data::BatchLoader>(
-        src, format, header, loader_options(c, plan.train_samples, plan.train.count, false, 0, share(c.data.validation)));
+        src, format, header,
+        loader_options(c, plan.train_samples, plan.train.count, false, 0, share(c.data.validation)));
   if (plan.has_test)
     l.test = std::make_unique<data::BatchLoader>(c.data.test, format, header,
                                                  loader_options(c, 0, -1, false, 0, share(plan.test.count)));

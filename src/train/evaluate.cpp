@@ -53,8 +53,9 @@ namespace {
 void check_fits(const io::Checkpoint& ck, const EvalData& d, const data::Info& info, int64_t classes) {
   if (info.count == 0) throw Error(d.name(), "", "holds no samples");
   if (info.features != ck.inputs)
-    throw Error(d.name(), "", "has " + std::to_string(info.features) + " features a sample, the checkpoint's network takes " +
-                                  std::to_string(ck.inputs));
+    throw Error(d.name(), "",
+                "has " + std::to_string(info.features) + " features a sample, the checkpoint's network takes " +
+                    std::to_string(ck.inputs));
   if (info.classes > classes)
     throw Error(d.source.csv.empty() ? d.source.labels : d.source.csv, "",
                 "has label " + std::to_string(info.classes - 1) + " but the checkpoint's network has " +
@@ -68,8 +69,10 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   const Config& c = ck.config;
   set_blas_threads(1);  // as the trainer evaluates, so the figures match its metrics bit for bit
   EvalData d{c.data.test, c.data.format, c.data.csv_header};
-  if (given) d = *given;
-  else if (!d.source.present()) throw Error(path, "", "its config has no test set: give --images and --labels, or --csv");
+  if (given)
+    d = *given;
+  else if (!d.source.present())
+    throw Error(path, "", "its config has no test set: give --images and --labels, or --csv");
   const data::Info info = data::inspect(d.source, d.format, d.csv_header);
   const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
   check_fits(ck, d, info, classes);

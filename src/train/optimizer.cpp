@@ -33,7 +33,7 @@ NABLA_PER_CPU uint32_t sgd(float* __restrict theta, const float* __restrict g, s
 }
 
 NABLA_PER_CPU uint32_t sgd_momentum(float* __restrict theta, float* __restrict v, const float* __restrict g, size_t n,
-                                   float lr, float mu, float wd) {
+                                    float lr, float mu, float wd) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {
     v[k] = mu * v[k] + g[k] + wd * theta[k];
@@ -44,7 +44,7 @@ NABLA_PER_CPU uint32_t sgd_momentum(float* __restrict theta, float* __restrict v
 }
 
 NABLA_PER_CPU uint32_t sgd_nesterov(float* __restrict theta, float* __restrict v, const float* __restrict g, size_t n,
-                                   float lr, float mu, float wd) {
+                                    float lr, float mu, float wd) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {
     const float gk = g[k] + wd * theta[k];
@@ -59,8 +59,8 @@ struct AdamCoefficients {
   float lr, b1, b2, eps, c1, c2, l2, shrink;
 };
 
-NABLA_PER_CPU uint32_t adam(float* __restrict theta, float* __restrict m, float* __restrict v, const float* __restrict g,
-                           size_t n, AdamCoefficients a) {
+NABLA_PER_CPU uint32_t adam(float* __restrict theta, float* __restrict m, float* __restrict v,
+                            const float* __restrict g, size_t n, AdamCoefficients a) {
   uint32_t bad = 0;
   for (size_t k = 0; k < n; ++k) {
     const float gk = g[k] + a.l2 * theta[k];
@@ -109,8 +109,8 @@ bool Optimizer::apply(float* params, const float* grad, float lr, size_t begin, 
       const float mu = float(c_.momentum);
       if (mu == 0) return sgd(theta, grad, n, lr, wd) == 0;
       float* v = state_.data() + begin;
-      return (c_.nesterov ? sgd_nesterov(theta, v, grad, n, lr, mu, wd) : sgd_momentum(theta, v, grad, n, lr, mu, wd)) ==
-             0;
+      return (c_.nesterov ? sgd_nesterov(theta, v, grad, n, lr, mu, wd)
+                          : sgd_momentum(theta, v, grad, n, lr, mu, wd)) == 0;
     }
     case OptimizerKind::adam:
     case OptimizerKind::adamw: {

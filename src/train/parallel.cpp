@@ -6,8 +6,14 @@
 namespace nabla {
 
 DataParallel::DataParallel(Network<float>& net, int threads)
-    : net_(net), team_(threads), blocks_(size_t(threads)), scratch_(size_t(threads)), results_(size_t(threads)),
-      shard_rows_(size_t(threads)), bounded_(size_t(threads)), updated_finite_(size_t(threads)) {
+    : net_(net),
+      team_(threads),
+      blocks_(size_t(threads)),
+      scratch_(size_t(threads)),
+      results_(size_t(threads)),
+      shard_rows_(size_t(threads)),
+      bounded_(size_t(threads)),
+      updated_finite_(size_t(threads)) {
   int64_t widest_in = 0;
   for (size_t l = 0; l < net.layers().size(); ++l) {
     const auto& d = net.layers()[l];
@@ -36,7 +42,9 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
     return std::pair<int64_t, int64_t>(r0, r0 + base + (k < extra ? 1 : 0));
   };
   // Every thread and phase its own dropout stream.
-  auto masks = [&](int k, uint64_t phase) { return Rng(Rng::mix(dropout_seed ^ Rng::mix(uint64_t(k) * 4 + phase + 1))); };
+  auto masks = [&](int k, uint64_t phase) {
+    return Rng(Rng::mix(dropout_seed ^ Rng::mix(uint64_t(k) * 4 + phase + 1)));
+  };
   const bool split_first = net_.first_layer_by_units();
   if (split_first) {
     auto phase0 = [&](int k) {  // every row of x is needed by every thread in phase 1

@@ -34,9 +34,9 @@
 namespace nabla {
 
 struct StepResult {
-  double loss = 0;       // mean over the batch
+  double loss = 0;  // mean over the batch
   int64_t correct = 0;
-  bool finite = true;    // the loss, and (certainly) every gradient
+  bool finite = true;  // the loss, and (certainly) every gradient
 };
 
 class DataParallel {
@@ -61,25 +61,24 @@ class DataParallel {
   // After a compute() that was not finite: where the first non-finite value is (see Network).
   std::string first_nonfinite() const { return net_.first_nonfinite(); }
 
-
  private:
   struct Block {
     size_t layer;
-    int64_t u0, u1;      // units [u0, u1) of the layer
+    int64_t u0, u1;  // units [u0, u1) of the layer
   };
 
   Network<float>& net_;
   Team team_;
-  std::vector<std::vector<Block>> blocks_;   // per thread, layer by layer (the first, largest, first)
+  std::vector<std::vector<Block>> blocks_;       // per thread, layer by layer (the first, largest, first)
   std::unique_ptr<std::atomic<size_t>[]> next_;  // per thread: the next of its blocks not yet taken
-  std::vector<std::vector<float>> scratch_;  // per thread: one block's weight and bias gradients
-  std::vector<LossResult> results_;          // per thread
+  std::vector<std::vector<float>> scratch_;      // per thread: one block's weight and bias gradients
+  std::vector<LossResult> results_;              // per thread
   std::vector<int64_t> shard_rows_;
   // Per thread, each written by its own thread only: char, not vector<bool>, whose bits share bytes
   // (two threads writing neighbouring bits would race).
-  std::vector<char> bounded_;                // phase 2: the thread's rows' gradients are finite
-  std::vector<char> updated_finite_;         // phase 3
-  std::vector<float> x_;                     // a batch scaled from bytes, when the loader defers
+  std::vector<char> bounded_;         // phase 2: the thread's rows' gradients are finite
+  std::vector<char> updated_finite_;  // phase 3
+  std::vector<float> x_;              // a batch scaled from bytes, when the loader defers
 };
 
 }  // namespace nabla

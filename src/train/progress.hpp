@@ -25,8 +25,8 @@ class ProgressDisplay {
  private:
   Progress mode_;
   int64_t epochs_, batches_, epoch_ = 0;
-  int columns_ = 80;     // the terminal's width: the bar never wraps
-  bool drawn_ = false;   // a bar is on the screen
+  int columns_ = 80;    // the terminal's width: the bar never wraps
+  bool drawn_ = false;  // a bar is on the screen
   std::chrono::steady_clock::time_point epoch_start_, last_draw_;
 };
 

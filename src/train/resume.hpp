@@ -20,7 +20,8 @@ std::vector<std::string> check_resume(const io::Checkpoint& from, const Config& 
 // Refuses a checkpoint whose parameter count or position does not fit this data: the same data
 // files, rewritten with another sample count, would otherwise resume at a place that does not exist.
 // Checked before the run folder is opened, so that a refused resume writes nothing.
-void check_resume_fits(const io::Checkpoint& from, int64_t parameters, int64_t steps_per_epoch, const std::string& path);
+void check_resume_fits(const io::Checkpoint& from, int64_t parameters, int64_t steps_per_epoch,
+                       const std::string& path);
 
 // A cosine curve spans training.epochs: another count re-spaces it from the resumed step on. The
 // note that says so, or "" when the curve is the same.

@@ -63,7 +63,8 @@ class RunFolder::Lock {
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       const int why = errno;
       ::close(fd_);
-      if (why == EWOULDBLOCK) throw Error(folder.string(), "", "is in use by another nabla run (it holds the folder's .lock)");
+      if (why == EWOULDBLOCK)
+        throw Error(folder.string(), "", "is in use by another nabla run (it holds the folder's .lock)");
       throw Error(folder.string(), "", std::string("cannot lock its .lock file: ") + std::strerror(why));
     }
   }
@@ -98,7 +99,8 @@ void prune_epoch_files(const fs::path& dir, int64_t keep) {
   std::vector<std::pair<int64_t, fs::path>> files;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (const int64_t epoch = epoch_of_file(it->path().filename().string()); epoch >= 1) files.emplace_back(epoch, it->path());
+    if (const int64_t epoch = epoch_of_file(it->path().filename().string()); epoch >= 1)
+      files.emplace_back(epoch, it->path());
   if (ec) throw Error(dir.string(), "", "cannot list the checkpoints to prune: " + ec.message());
   std::sort(files.begin(), files.end());
   for (size_t i = 0; i + size_t(keep) < files.size(); ++i)
@@ -113,8 +115,9 @@ RunFolder::RunFolder(const std::string& out, const std::string& resume, const io
   if (!in_place_ && fs::exists(out_ / "metrics.jsonl", ec))
     throw Error(out_.string(), "", "already holds a run (metrics.jsonl): choose another --out or remove it");
   if (!in_place_ && fs::is_directory(out_, ec) && !fs::is_empty(out_, ec))
-    throw Error(out_.string(), "", std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
-                                       " needs a new or empty folder (--out)");
+    throw Error(out_.string(), "",
+                std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
+                    " needs a new or empty folder (--out)");
   created_ = !fs::exists(out_, ec);
   fs::create_directories(checkpoints_, ec);
   if (ec) throw Error(out_.string(), "", "cannot create the run folder: " + ec.message());
@@ -123,7 +126,8 @@ RunFolder::RunFolder(const std::string& out, const std::string& resume, const io
   if (in_place_ && holds_later_state(checkpoints_, from->state.epoch, from->state.step, newest))
     throw Error(resume, "",
                 "holds step " + std::to_string(from->state.step) + " (epoch " + std::to_string(from->state.epoch) +
-                    ") of a run that went on " + (newest > from->state.epoch ? "to epoch " + std::to_string(newest) : "past it") +
+                    ") of a run that went on " +
+                    (newest > from->state.epoch ? "to epoch " + std::to_string(newest) : "past it") +
                     ": resume it into a new folder (--out) so that the later checkpoints are kept");
 }
 

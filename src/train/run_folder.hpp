@@ -12,9 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "config/types.hpp"
 #include "io/checkpoint.hpp"

@@ -29,8 +29,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // One training run: everything train() sets up, and what it does epoch by epoch.
 class Run {
  public:
-  Run(const Config& c, const TrainOptions& options, const DataPlan& plan, RunFolder& folder,
-      const io::Checkpoint* from, const StopSignals& signals);
+  Run(const Config& c, const TrainOptions& options, const DataPlan& plan, RunFolder& folder, const io::Checkpoint* from,
+      const StopSignals& signals);
 
   // The weights, optimiser state and position of the checkpoint resumed from, or the initial
   // weights (saved as epoch-0000); then the config is written.
@@ -69,7 +69,7 @@ class Run {
   io::RunState st_;
   std::filesystem::path good_;  // the newest state saved (or resumed from), for the messages that stop a run
   TrainResult result_;
-  double eval_seconds_ = 0;     // validation and test passes, all epochs
+  double eval_seconds_ = 0;  // validation and test passes, all epochs
 };
 
 Run::Run(const Config& c, const TrainOptions& options, const DataPlan& plan, RunFolder& folder,
@@ -144,8 +144,9 @@ double Run::train_epoch(int64_t epoch) {
     const StepResult r = parallel_.compute(b, dropout_rng_.next());
     if (!r.finite) {  // stop before the update: nothing good is touched
       const std::string where = parallel_.first_nonfinite();
-      throw diverged(epoch, (std::isfinite(r.loss) ? "a gradient is not finite" : "the loss is " + printf_string("%g", r.loss)) +
-                                (where.empty() ? "" : ", first in " + where) + "; no update was applied");
+      throw diverged(
+          epoch, (std::isfinite(r.loss) ? "a gradient is not finite" : "the loss is " + printf_string("%g", r.loss)) +
+                     (where.empty() ? "" : ", first in " + where) + "; no update was applied");
     }
     if (!parallel_.update(optimizer_, st_.lr)) {  // finite gradients, but a step too large for a float
       std::string where = "the optimiser's moments";
@@ -167,8 +168,8 @@ double Run::train_epoch(int64_t epoch) {
       save(folder_.last());
       progress_.end_epoch("");
       throw Interrupted("stopped by " + signals_.name() + " at step " + std::to_string(st_.step) + " (epoch " +
-                            std::to_string(epoch) + ", batch " + std::to_string(st_.batch) + "); resume with --resume " +
-                            folder_.last().string(),
+                            std::to_string(epoch) + ", batch " + std::to_string(st_.batch) +
+                            "); resume with --resume " + folder_.last().string(),
                         signals_.requested());
     }
     if (options_.progress == Progress::bar) {
@@ -224,8 +225,10 @@ bool Run::finish_epoch(int64_t epoch, double seconds) {
   bool improved = !validated;
   if (validated) {
     improved = higher_is_better_ ? metric > st_.best_metric + es.min_delta : metric < st_.best_metric - es.min_delta;
-    if (improved) st_.best_metric = metric, st_.best_epoch = epoch, st_.since_best = 0;
-    else ++st_.since_best;
+    if (improved)
+      st_.best_metric = metric, st_.best_epoch = epoch, st_.since_best = 0;
+    else
+      ++st_.since_best;
   } else {
     st_.best_epoch = epoch;
   }

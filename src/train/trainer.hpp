@@ -33,13 +33,13 @@ class Interrupted : public Error {
 };
 
 struct TrainOptions {
-  std::string out_dir;       // the run folder; a new run must not find a run there already
-  std::string resume;        // a checkpoint to continue from (empty: a new run)
+  std::string out_dir;  // the run folder; a new run must not find a run there already
+  std::string resume;   // a checkpoint to continue from (empty: a new run)
   Progress progress = Progress::lines;
 };
 
 struct TrainResult {
-  int64_t epochs_run = 0;    // epochs completed in all, counting those before a resume
+  int64_t epochs_run = 0;  // epochs completed in all, counting those before a resume
   int64_t best_epoch = 0;
   double best_metric = 0;
   bool stopped_early = false;

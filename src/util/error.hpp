@@ -27,8 +27,7 @@ class Error : public std::runtime_error {
 // what() is every message, one per line.
 class Errors : public Error {
  public:
-  explicit Errors(std::vector<std::string> messages)
-      : Error(joined(messages)), messages_(std::move(messages)) {}
+  explicit Errors(std::vector<std::string> messages) : Error(joined(messages)), messages_(std::move(messages)) {}
   const std::vector<std::string>& messages() const { return messages_; }
 
  private:
