@@ -17,6 +17,10 @@
 namespace nabla::data {
 namespace {
 
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 constexpr int64_t kGzInputBytes = int64_t(64) << 10;
 // zlib's inflate state: a 32 KiB window and about 7 KiB of tables (zlib's zconf.h gives the formula).
 constexpr int64_t kZlibStateBytes = (int64_t(1) << 15) + 7 * 1024 + int64_t(sizeof(z_stream));
@@ -51,10 +55,6 @@ std::string hex_bytes(const unsigned char* b, int64_t n) {
 }
 
 }  // namespace
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 struct InputFile::Gz {
   z_stream zs{};

@@ -51,6 +51,4 @@ class InputFile {
   std::unique_ptr<Gz> gz_;
 };
 
-bool ends_with(const std::string& s, const std::string& suffix);
-
 }  // namespace nabla::data
