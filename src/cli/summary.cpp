@@ -37,14 +37,14 @@ void row(std::ostream& out, const std::string& layer, const std::string& shape, 
 
 // FLOPs count a multiply-add as two (2·in·out for a dense layer's product), plus one per unit for
 // the bias and one per unit for the activation; dropout and the loss are not counted.
-void print_model_summary(std::ostream& out, const Config& c, const DataPlan& plan) {
+void print_model_summary(std::ostream& out, const Config& c, int64_t inputs, int64_t classes) {
   const std::string rule(75, '-');
   out << "Model \"" << c.name << "\"\n" << rule << "\n";
   char head[160];
   std::snprintf(head, sizeof head, "%-28s %-14s %14s %16s\n", "layer (activation)", "output shape", "parameters",
                 "FLOPs/sample");
   out << head << rule << "\n";
-  int64_t in = plan.train.features, total_params = 0, total_flops = 0;
+  int64_t in = inputs, total_params = 0, total_flops = 0;
   row(out, "input", shape(in), 0, 0);
   int dense_index = 0;
   for (const LayerConfig& l : c.layers) {
@@ -54,7 +54,7 @@ void print_model_summary(std::ostream& out, const Config& c, const DataPlan& pla
       row(out, name, shape(in), 0, 0);
       continue;
     }
-    const int64_t units = l.units > 0 ? l.units : plan.classes;
+    const int64_t units = l.units > 0 ? l.units : classes;
     const int64_t params = in * units + units;
     const int64_t flops = 2 * in * units + 2 * units;
     char name[64];

@@ -46,6 +46,25 @@ Value<DataConfig> class_count() {
           [](const DataConfig& d, Variants&) { return ojson(d.classes); }};
 }
 
+// data.class_names: a name for each class, in label order; the data plan checks the count.
+Value<DataConfig> class_names() {
+  return {Type::array,
+          [](Reader& r, const ojson& x, const std::string& path, DataConfig& d) {
+            bool names = x.is_array() && !x.empty();
+            for (const ojson& n : names ? x : ojson::array())
+              names = names && n.is_string() && !n.get_ref<const std::string&>().empty();
+            if (!names) {
+              r.error(path,
+                      "expected a non-empty array of non-empty strings (a name for each class), got " + describe(x));
+              return false;
+            }
+            d.class_names.clear();
+            for (const ojson& n : x) d.class_names.push_back(n.get<std::string>());
+            return true;
+          },
+          [](const DataConfig& d, Variants&) { return ojson(d.class_names); }};
+}
+
 Value<TrainingConfig> seed() {
   return {Type::integer,
           [](Reader& r, const ojson& x, const std::string& path, TrainingConfig& t) {
@@ -103,6 +122,7 @@ const Section<DataConfig> kData = {{
     // At most 2^43 - 1 MiB, so that the budget in bytes fits in 64 bits.
     {"memory_budget_mb", integer(&DataConfig::memory_budget_mb, 1, INT64_MAX >> 20, "a positive integer")},
     {"classes", class_count()},
+    {"class_names", class_names(), {}, kMayChangeOnResume, [](const DataConfig& d) { return !d.class_names.empty(); }},
 }};
 
 // model.layers[]. The activation is a variant too: negative_slope applies only to leaky_relu.
@@ -313,8 +333,12 @@ bool may_change_on_resume(std::string_view json_path) {
   const std::string path = config::schema_path(json_path);
   for (const SectionInfo& s : config_schema()) {
     if (s.may_change_on_resume && path.rfind(s.path + ".", 0) == 0) return true;
-    for (const KeyInfo& k : s.keys)
-      if (k.may_change_on_resume && path == config::child(s.path, k.name)) return true;
+    for (const KeyInfo& k : s.keys) {
+      if (!k.may_change_on_resume) continue;
+      const std::string key = config::child(s.path, k.name);
+      // A list of values flattens to its elements: data.class_names[2].
+      if (path == key || (std::string_view(k.type) == "array" && path == key + "[]")) return true;
+    }
   }
   return false;
 }

@@ -52,11 +52,12 @@ struct DataConfig {
   DataSource train;
   DataSource test;  // optional: present() is false when not given
   DataFormat format = DataFormat::idx;
-  bool csv_header = false;         // CSV: skip the first row
-  int64_t validation = 0;          // samples held out of the end of the training file
-  double scale = 255.0;            // x = raw / scale
-  int64_t memory_budget_mb = 512;  // above this the loader streams instead of holding the set
-  int64_t classes = 0;             // 0: max label + 1, read from the training labels
+  bool csv_header = false;               // CSV: skip the first row
+  int64_t validation = 0;                // samples held out of the end of the training file
+  double scale = 255.0;                  // x = raw / scale
+  int64_t memory_budget_mb = 512;        // above this the loader streams instead of holding the set
+  int64_t classes = 0;                   // 0: max label + 1, read from the training labels
+  std::vector<std::string> class_names;  // optional: one per class, in label order (predict, eval)
 
   bool operator==(const DataConfig&) const = default;
 };

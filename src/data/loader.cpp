@@ -372,17 +372,21 @@ void BatchLoader::Impl::load_window() {
   window_pos = 0;
 }
 
-void BatchLoader::Impl::convert(const uint8_t* sample, float* x) const {
-  const int64_t f = layout.features;
-  if (layout.dtype == Dtype::u8) {
-    for (int64_t k = 0; k < f; ++k) x[k] = float(sample[k]) / scale;  // vectorised
+void scale_sample(Dtype dtype, const uint8_t* sample, int64_t features, double scale, float* x) {
+  if (dtype == Dtype::u8) {
+    const float s = float(scale);
+    for (int64_t k = 0; k < features; ++k) x[k] = float(sample[k]) / s;  // vectorised
   } else {
-    for (int64_t k = 0; k < f; ++k) {
+    for (int64_t k = 0; k < features; ++k) {
       float v;
       std::memcpy(&v, sample + 4 * k, 4);
-      x[k] = float(double(v) / opt.scale);
+      x[k] = float(double(v) / scale);
     }
   }
+}
+
+void BatchLoader::Impl::convert(const uint8_t* sample, float* x) const {
+  scale_sample(layout.dtype, sample, layout.features, opt.scale, x);
 }
 
 void BatchLoader::Impl::restart_locked(int64_t e) {

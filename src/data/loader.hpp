@@ -30,6 +30,11 @@ struct Batch {
   float scale = 1;
 };
 
+// One sample's features as held (u8, or float32 in native order) scaled into x, as every path into
+// the network scales them: u8 as float(raw) / float(scale) (PyTorch's x / 255), float32 as the
+// quotient in double, rounded once.
+void scale_sample(Dtype dtype, const uint8_t* sample, int64_t features, double scale, float* x);
+
 // Rows [r0, r1) of a batch handed out as bytes, scaled into x (rows of `features` floats, the batch's
 // row r0 at x + r0 * features): x = byte / scale, in float.
 void convert_rows(const Batch& batch, int64_t r0, int64_t r1, float* x);

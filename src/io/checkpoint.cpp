@@ -282,6 +282,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   const Metadata m(path, file.metadata);
   check_format(m, file);
   Checkpoint c;
+  c.format_version = m.get("format_version");
   read_config(m, path, c);
   c.state = read_run_state(m);
   c.optimizer = m.get("optimizer");

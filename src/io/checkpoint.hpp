@@ -40,7 +40,8 @@ struct RunState {
 };
 
 struct Checkpoint {
-  Config config;  // parsed from the metadata and validated like a config file
+  std::string format_version;  // "2" (or "1": written before the metadata had a CRC of its own)
+  Config config;               // parsed from the metadata and validated like a config file
   RunState state;
   int64_t inputs = 0, outputs = 0;  // the network's size, read off its first and last weights
   std::string optimizer;            // sgd, adam, adamw

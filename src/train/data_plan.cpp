@@ -127,6 +127,10 @@ DataPlan plan_data(const Config& c) {
   if (p.classes < 2)
     throw Error(file, "data.train",
                 source_name(c.data.train) + " has only label 0: a classifier needs at least 2 classes");
+  if (!c.data.class_names.empty() && int64_t(c.data.class_names.size()) != p.classes)
+    throw Error(file, "data.class_names",
+                "has " + std::to_string(c.data.class_names.size()) + " names but the data has " +
+                    std::to_string(p.classes) + " classes");
   if (c.data.test.present()) {
     p.has_test = true;
     p.test = data::inspect(c.data.test, c.data.format, c.data.csv_header);

@@ -103,8 +103,11 @@ std::string readme_problems(const std::string& readme) {
     for (const nabla::KeyInfo& k : s.keys) {
       const auto& documented = order[s.path];
       const auto n = std::count(documented.begin(), documented.end(), k.name);
-      if (n == 0) problems.push_back((s.path.empty() ? "" : s.path + ".") + k.name + ": in the schema, but not documented");
-      if (n > 1) problems.push_back((s.path.empty() ? "" : s.path + ".") + k.name + ": documented " + std::to_string(n) + " times");
+      if (n == 0)
+        problems.push_back((s.path.empty() ? "" : s.path + ".") + k.name + ": in the schema, but not documented");
+      if (n > 1)
+        problems.push_back((s.path.empty() ? "" : s.path + ".") + k.name + ": documented " + std::to_string(n) +
+                           " times");
       if (n > 0) expected.push_back(k.name);
     }
     // to_json writes the schema's order, and the README says that it is its own.
@@ -112,7 +115,9 @@ std::string readme_problems(const std::string& readme) {
     for (const std::string& k : order[s.path])
       if (std::count(expected.begin(), expected.end(), k) && !std::count(documented.begin(), documented.end(), k))
         documented.push_back(k);
-    if (documented != expected) problems.push_back((s.path.empty() ? "the top level" : s.path) + ": documented in another order than the schema's");
+    if (documented != expected)
+      problems.push_back((s.path.empty() ? "the top level" : s.path) +
+                         ": documented in another order than the schema's");
   }
   std::string text;
   for (const std::string& p : problems) text += p + "\n";
@@ -179,13 +184,24 @@ TEST_CASE("the schema's sections, each before the sections inside it") {
 
 TEST_CASE("may_change_on_resume gives the trainer's allow-list") {
   // The rule as trainer.cpp's check_resumable wrote it before the schema held it.
+  // data.class_names, added since, is one more (its elements, data.class_names[i], with it).
   auto allowed = [](const std::string& key) {
     return key == "name" || key == "training.epochs" || key == "optimizer.learning_rate" || key == "training.threads" ||
-           key == "training.precision" || key.rfind("checkpoint.", 0) == 0;
+           key == "training.precision" || key.rfind("checkpoint.", 0) == 0 || key == "data.class_names" ||
+           (key.rfind("data.class_names[", 0) == 0 && key.back() == ']' && key.size() > 18);
   };
-  const std::vector<std::string> odd = {"", "name.x", "names", "checkpoint", "checkpoint.", "checkpoint.x[0]",
-                                        "xcheckpoint.keep", "training", "training.epochs[0]", "optimizer.learning_rate.x",
-                                        "model.layers[12].init", "model.layers[].units"};
+  const std::vector<std::string> odd = {"",
+                                        "name.x",
+                                        "names",
+                                        "checkpoint",
+                                        "checkpoint.",
+                                        "checkpoint.x[0]",
+                                        "xcheckpoint.keep",
+                                        "training",
+                                        "training.epochs[0]",
+                                        "optimizer.learning_rate.x",
+                                        "model.layers[12].init",
+                                        "model.layers[].units"};
   for (const std::string& p : odd) {
     CAPTURE(p);
     CHECK(nabla::may_change_on_resume(p) == allowed(p));
@@ -201,9 +217,12 @@ TEST_CASE("may_change_on_resume gives the trainer's allow-list") {
       CHECK(k.may_change_on_resume == (allowed(p) && s.path != "checkpoint"));
       changeable += allowed(p);
     }
-  CHECK(changeable == 7);  // the five keys, checkpoint.every and checkpoint.keep
+  CHECK(changeable == 8);  // the six keys, checkpoint.every and checkpoint.keep
+  CHECK(nabla::may_change_on_resume("data.class_names[4]"));
+  CHECK(!nabla::may_change_on_resume("data.classes[4]"));
   CHECK(nabla::resumable_keys_text() ==
-        "name, optimizer.learning_rate, training.epochs, training.threads, training.precision and the checkpoint section");
+        "name, data.class_names, optimizer.learning_rate, training.epochs, training.threads, training.precision and "
+        "the checkpoint section");
 }
 
 TEST_CASE("the output layer is the last dense layer") {

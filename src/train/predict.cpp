@@ -1,0 +1,48 @@
+#include "train/predict.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "math/blas.hpp"
+
+namespace nabla {
+
+Predictor::Predictor(const io::Checkpoint& ck)
+    : checkpoint_(ck),
+      net_(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss, ck.config.training.batch_size),
+      x_(size_t(ck.config.training.batch_size * ck.inputs)) {
+  net_.params() = ck.params;
+  set_blas_threads(1);  // as eval and the trainer's evaluation run, so that the outputs are theirs
+}
+
+std::unique_ptr<data::Inputs> Predictor::open(const std::string& input) const {
+  return data::Inputs::open(input, checkpoint_.inputs, checkpoint_.config.data.scale);
+}
+
+int64_t Predictor::run(data::Inputs& in, const std::function<void(int64_t, const float*)>& each) {
+  const int64_t batch = checkpoint_.config.training.batch_size, n = outputs();
+  int64_t done = 0;
+  for (int64_t rows; (rows = in.read(batch, x_.data())) > 0; done += rows) {
+    const float* a = net_.forward(x_.data(), rows);
+    for (int64_t i = 0; i < rows; ++i) each(done + i, a + i * n);
+  }
+  return done;
+}
+
+std::vector<float> class_probabilities(const float* outputs, int64_t count) {
+  if (count == 1) return {1 - outputs[0], outputs[0]};
+  return std::vector<float>(outputs, outputs + count);
+}
+
+std::vector<int64_t> top_classes(const std::vector<float>& p, int64_t k) {
+  std::vector<int64_t> order(p.size());
+  std::iota(order.begin(), order.end(), int64_t(0));
+  k = std::min<int64_t>(k, int64_t(order.size()));
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+    return p[size_t(a)] > p[size_t(b)] || (p[size_t(a)] == p[size_t(b)] && a < b);
+  });
+  order.resize(size_t(k));
+  return order;
+}
+
+}  // namespace nabla

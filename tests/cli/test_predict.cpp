@@ -1,0 +1,226 @@
+// nabla predict and nabla inspect, run as a user runs them.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/helpers.hpp"
+#include "data/idx.hpp"
+
+namespace fs = std::filesystem;
+using namespace cli_test;
+
+namespace {
+
+const std::string kSamples = std::string(NABLA_SOURCE_DIR) + "/data/samples/";
+const std::string kImages = kSamples + "fashion-test-500-images-idx3-ubyte.gz";
+const std::string kLabels = kSamples + "fashion-test-500-labels-idx1-ubyte.gz";
+
+// A checkpoint of configs/gradcheck.json (every activation, a dropout, 784 inputs, 10 classes) after an epoch.
+std::string trained(const fs::path& dir) {
+  const Run r = run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + (dir / "run").string());
+  REQUIRE(r.code == 0);
+  return (dir / "run/checkpoints/last.safetensors").string();
+}
+
+std::string bytes_of(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void write(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+std::vector<nlohmann::json> json_lines(const fs::path& p) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(bytes_of(p));
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+// predict --json of `inputs` into a file; its rows.
+std::vector<nlohmann::json> predicted(const std::string& ckpt, const std::string& inputs, const fs::path& out) {
+  const Run r = run_nabla("predict " + ckpt + " " + inputs + " --json --output " + out.string());
+  CAPTURE(r.output);
+  REQUIRE(r.code == 0);
+  return json_lines(out);
+}
+
+std::string big_endian(uint32_t v) {
+  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+}  // namespace
+
+TEST_CASE("predict gives every sample the class eval counted: the same confusion matrix, sample by sample") {
+  const fs::path dir = fresh_dir("predict-eval");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  const Run e = run_nabla("eval " + ckpt + " --images " + kImages + " --labels " + kLabels + " --json");
+  REQUIRE(e.code == 0);
+  const nlohmann::json eval = nlohmann::json::parse(e.output);
+  const std::vector<nlohmann::json> rows = predicted(ckpt, kImages, dir / "p.jsonl");
+  const nabla::data::IdxArray labels = nabla::data::read_idx(kLabels, nabla::data::IdxKind::labels);
+  REQUIRE(rows.size() == 500);
+  std::vector<std::vector<int64_t>> confusion(10, std::vector<int64_t>(10, 0));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const nlohmann::json& row = rows[i];
+    CHECK(row["index"] == i);
+    CHECK(row["input"] == kImages);
+    // The predicted class is the most probable, its probability that class's, the probabilities a distribution.
+    const std::vector<double> p = row["probabilities"];
+    REQUIRE(p.size() == 10);
+    double sum = 0;
+    for (double q : p) sum += q;
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+    const int64_t c = row["class"];
+    CHECK(p[size_t(c)] == *std::max_element(p.begin(), p.end()));
+    CHECK(row["probability"] == p[size_t(c)]);
+    CHECK(row["name"] == std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                  "Shirt", "Sneaker", "Bag", "Ankle boot"}[size_t(c)]);
+    ++confusion[labels.bytes[i]][size_t(c)];
+  }
+  CHECK(nlohmann::json(confusion) == eval["confusion"]);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("predict reads a sample from PGM (P5 and P2) and CSV (with and without a label) as from IDX") {
+  const fs::path dir = fresh_dir("predict-formats");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  const std::vector<nlohmann::json> idx = predicted(ckpt, kImages, dir / "idx.jsonl");
+  const nabla::data::IdxArray images = nabla::data::read_idx(kImages, nabla::data::IdxKind::images);
+  const nabla::data::IdxArray labels = nabla::data::read_idx(kLabels, nabla::data::IdxKind::labels);
+  const size_t k = 7;  // a sample
+  const uint8_t* pixels = images.bytes.data() + k * 784;
+  write(dir / "s.pgm", "P5\n# sample 7 of the test set\n28 28\n255\n" + std::string(pixels, pixels + 784));
+  std::string p2 = "P2\n28 28\n255\n", with_label = "label,", without;
+  for (int i = 0; i < 784; ++i) with_label += "p" + std::to_string(i) + (i < 783 ? "," : "\n");  // a header row
+  for (size_t s = 0; s < 3; ++s) {
+    with_label += std::to_string(labels.bytes[s]);
+    for (int i = 0; i < 784; ++i) {
+      const std::string v = std::to_string(images.bytes[s * 784 + size_t(i)]);
+      with_label += "," + v;
+      without += v + (i < 783 ? "," : "\r\n");
+    }
+    with_label += "\n";
+  }
+  for (int i = 0; i < 784; ++i) p2 += std::to_string(pixels[i]) + (i % 28 == 27 ? "\n" : " ");
+  write(dir / "s2.pgm", p2);
+  write(dir / "with.csv", with_label);
+  write(dir / "without.csv", without);
+  auto same = [&](const nlohmann::json& row, size_t sample) {
+    CHECK(row["class"] == idx[sample]["class"]);
+    const std::vector<double> p = row["probabilities"], q = idx[sample]["probabilities"];
+    for (size_t c = 0; c < p.size(); ++c) CHECK(p[c] == doctest::Approx(q[c]).epsilon(1e-6));
+  };
+  for (const char* pgm : {"s.pgm", "s2.pgm"}) {
+    CAPTURE(pgm);
+    const auto rows = predicted(ckpt, (dir / pgm).string(), dir / "pgm.jsonl");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0]["index"] == 0);
+    same(rows[0], k);
+  }
+  for (const char* csv : {"with.csv", "without.csv"}) {
+    CAPTURE(csv);
+    const auto rows = predicted(ckpt, (dir / csv).string(), dir / "csv.jsonl");
+    REQUIRE(rows.size() == 3);
+    for (size_t s = 0; s < 3; ++s) same(rows[s], s);
+  }
+  // Several inputs in one call, in order; CSV by default, with --top.
+  const Run r = run_nabla("predict " + ckpt + " " + (dir / "s.pgm").string() + " " + (dir / "without.csv").string() +
+                          " --top 2");
+  CAPTURE(r.output);
+  REQUIRE(r.code == 0);
+  std::istringstream lines(r.output);
+  std::string header, first;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  CHECK(header == "input,index,class,name,probability,class_2,name_2,probability_2");
+  CHECK(first.find((dir / "s.pgm").string() + ",0," + std::to_string(int(idx[k]["class"])) + ",") == 0);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 5);  // the header, 1 + 3 samples... and no more
+  fs::remove_all(dir);
+}
+
+TEST_CASE("predict refuses an input of the wrong size, naming the file, the sample and both sizes") {
+  const fs::path dir = fresh_dir("predict-sizes");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  // IDX images of 20x20, a 20x20 PGM, a CSV row of 5 values on line 2, a CSV value that is not a number.
+  write(dir / "small.idx", big_endian(0x803) + big_endian(1) + big_endian(20) + big_endian(20) + std::string(400, '\1'));
+  write(dir / "small.pgm", "P5 20 20 255\n" + std::string(400, '\1'));
+  std::string row;
+  for (int i = 0; i < 784; ++i) row += (i ? ",1" : "1");
+  write(dir / "short.csv", row + "\n1,2,3,4,5\n");
+  write(dir / "word.csv", row + "\n" + row.substr(0, row.size() - 1) + "x\n");
+  write(dir / "labels.gz", bytes_of(kLabels));
+  const struct {
+    const char* file;
+    std::string message;
+  } cases[] = {
+      {"small.idx", (dir / "small.idx").string() + ": holds samples of 20x20 = 400 features, the checkpoint's network "
+                                                   "takes 784 features"},
+      {"small.pgm", (dir / "small.pgm").string() + ": is a 20x20 image = 400 features, the checkpoint's network takes "
+                                                   "784 features"},
+      {"short.csv", (dir / "short.csv").string() + ": line 2: 5 columns: the checkpoint's network takes 784 features"},
+      {"word.csv", (dir / "word.csv").string() + ": line 2, column 784: expected a number, found \"x\""},
+      {"labels.gz", (dir / "labels.gz").string() + ": byte offset 0 of the decompressed data: expected an IDX images magic number"},
+      {"absent.idx", (dir / "absent.idx").string() + ": cannot open"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    const Run r = run_nabla("predict " + ckpt + " " + (dir / c.file).string() + " --output " + (dir / "out").string());
+    CAPTURE(r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(c.message) == 0);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK(!fs::exists(dir / "out"));  // nothing half written
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("inspect verifies a checkpoint and shows its position, architecture, tensors and config") {
+  const fs::path dir = fresh_dir("inspect");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  const Run r = run_nabla("inspect " + ckpt);
+  CAPTURE(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("nabla checkpoint format 2, verified") != std::string::npos);
+  CHECK(r.output.find("position: epoch 1, step 57") != std::string::npos);  // 1,800 samples in batches of 32
+  CHECK(r.output.find("metrics of epoch 1 (metrics.jsonl): {\"epoch\":1") != std::string::npos);
+  CHECK(r.output.find("layers.0 dense (sigmoid)") != std::string::npos);
+  CHECK(r.output.find("layers.0.weight    F32   [16, 784]         50176") != std::string::npos);
+  CHECK(r.output.find("\"class_names\"") != std::string::npos);
+
+  const Run j = run_nabla("inspect " + ckpt + " --json");
+  REQUIRE(j.code == 0);
+  const nlohmann::json info = nlohmann::json::parse(j.output);
+  CHECK(info["format_version"] == "2");
+  CHECK(info["inputs"] == 784);
+  CHECK(info["outputs"] == 10);
+  REQUIRE(info["tensors"].size() == 13);  // six dense layers' weights and biases, and adam's moments
+  CHECK(info["tensors"][0]["name"] == "layers.0.weight");
+  CHECK(info["tensors"][0]["bytes"] == 16 * 784 * 4);
+  CHECK(info["tensors"][0]["non_finite"] == 0);
+  // Glorot-uniform's bound for 784 -> 16 is sqrt(6 / 800) = 0.0866; after one epoch the weights are near it.
+  CHECK(double(info["tensors"][0]["max"]) < 0.2);
+  CHECK(double(info["tensors"][0]["min"]) > -0.2);
+
+  // One flipped bit in a tensor: the diagnosis, exit 2.
+  std::string bytes = bytes_of(ckpt);
+  bytes[bytes.size() - 3] ^= 0x01;
+  write(dir / "bad.safetensors", bytes);
+  const Run bad = run_nabla("inspect " + (dir / "bad.safetensors").string());
+  CHECK(bad.code == 2);
+  CHECK(bad.output.find((dir / "bad.safetensors").string() + ": CRC-32 of the tensor bytes: expected ") == 0);
+  const Run bad_predict = run_nabla("predict " + (dir / "bad.safetensors").string() + " " + kImages);
+  CHECK(bad_predict.code == 2);
+  CHECK(bad_predict.output.find("CRC-32 of the tensor bytes") != std::string::npos);
+  fs::remove_all(dir);
+}
