@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/version.hpp"
 #include "train/trainer.hpp"
 #include "util/error.hpp"
 
@@ -87,7 +88,7 @@ int guarded(Run command) {
 int run(int argc, char** argv) {
   CLI::App app{"nabla: trains feedforward neural networks from a JSON config, on the CPU"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "nabla 0.1.0");
+  app.set_version_flag("--version", version_text());
   const std::vector<Command> commands = {add_train(app), add_eval(app), add_predict(app), add_inspect(app)};
 
   // A first word that is neither a subcommand nor a flag: CLI11 would only say one is required.

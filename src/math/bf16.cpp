@@ -105,6 +105,11 @@ Plan& plan_for(Engine& e, bool ta, bool tb, int m, int n, int k, int lda, int ld
 
 bool bf16_in_build() { return true; }
 
+std::string bf16_engine() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
 std::string bf16_unavailable() {
   const auto isa = int(dnnl::get_effective_cpu_isa());
   const auto want = int(dnnl::cpu_isa::avx512_core_bf16);
@@ -131,6 +136,8 @@ void gemm_bf16(bool ta, bool tb, int m, int n, int k, const bf16* a, int lda, co
 #else
 
 bool bf16_in_build() { return false; }
+
+std::string bf16_engine() { return "none"; }
 
 std::string bf16_unavailable() { return "this build has no bf16 engine (built with NABLA_BF16=OFF)"; }
 

@@ -45,6 +45,9 @@ std::string bf16_unavailable();
 // Whether this build has the bf16 engine (oneDNN), whatever the CPU.
 bool bf16_in_build();
 
+// The engine and its version ("oneDNN 2.6.3"), or "none" in a build without it.
+std::string bf16_engine();
+
 // C (m x n, float) = op(A) (m x k) · op(B) (k x n), A and B in bf16, row-major, as gemm() in
 // blas.hpp with alpha 1 and beta 0. Runs on the calling thread. Each thread keeps one compiled
 // kernel per shape it has met (a few dozen in a run: the first steps, a block taken from another

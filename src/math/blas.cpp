@@ -12,6 +12,10 @@ int blas_thread_init(void) __attribute__((weak));
 
 namespace nabla {
 
+std::string blas_description() {
+  return std::string(openblas_get_config()) + ", kernels for " + openblas_get_corename();
+}
+
 void restart_blas_threads() {
   if (blas_thread_shutdown_ == nullptr || blas_thread_init == nullptr) return;
   blas_thread_shutdown_();

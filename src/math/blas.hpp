@@ -4,6 +4,8 @@
 //   C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C
 #include <cblas.h>
 
+#include <string>
+
 namespace nabla {
 
 inline void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
@@ -26,5 +28,9 @@ inline void set_blas_threads(int n) { openblas_set_num_threads(n); }
 // where the OpenBLAS build has no pool of its own to restart. Call it while no other thread is in
 // BLAS. A later set_blas_threads above the pool's size adds threads with the mask of its caller.
 void restart_blas_threads();
+
+// What OpenBLAS says of itself: its version and build ("OpenBLAS 0.3.21 DYNAMIC_ARCH ...") and the
+// kernels it chose for this CPU ("Cooperlake").
+std::string blas_description();
 
 }  // namespace nabla

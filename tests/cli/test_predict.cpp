@@ -224,3 +224,20 @@ TEST_CASE("inspect verifies a checkpoint and shows its position, architecture, t
   CHECK(bad_predict.output.find("CRC-32 of the tensor bytes") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("--version says the version, the commit it was built from, the build and the engines") {
+  const Run r = run_nabla("--version");
+  CAPTURE(r.output);
+  CHECK(r.code == 0);
+  CHECK(r.output.find("nabla 0.1.0 (commit ") == 0);
+  // The commit of this checkout, as git names it (the build runs git describe at every build).
+  FILE* git = popen("git -C " NABLA_SOURCE_DIR " rev-parse --short=12 HEAD 2>/dev/null", "r");
+  char head[64] = {};
+  const bool have_git = git && fgets(head, sizeof head, git) != nullptr;
+  if (git) pclose(git);
+  if (have_git) CHECK(r.output.find("(commit " + std::string(head, 12)) != std::string::npos);
+  CHECK(r.output.find("\nbuild: Release, GNU ") != std::string::npos);
+  CHECK(r.output.find("-ffp-contract=off") != std::string::npos);
+  CHECK(r.output.find("\nBLAS: OpenBLAS ") != std::string::npos);
+  CHECK(r.output.find("\nbf16: ") != std::string::npos);
+}
