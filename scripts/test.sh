@@ -2,7 +2,8 @@
 # Installs what is missing, builds, and runs every test through ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+# python3-numpy: the npz export is checked against a numpy forward pass (tests/scripts).
+scripts/deps.sh python3-numpy
 scripts/build.sh
 scripts/get-data.sh
 # No test takes more than a few seconds, but for the build without bf16 (its own timeout, in

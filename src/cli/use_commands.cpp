@@ -10,6 +10,7 @@
 #include "cli/predict_report.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
+#include "io/export.hpp"
 #include "train/evaluate.hpp"
 #include "train/predict.hpp"
 #include "util/error.hpp"
@@ -88,6 +89,18 @@ int inspect_command(const InspectFlags& f) {
   return kOk;
 }
 
+struct ExportFlags {
+  std::string checkpoint;
+  std::string format;  // onnx or npz
+  std::string output;
+};
+
+int export_command(const ExportFlags& f) {
+  const io::ExportFormat format = f.format == "npz" ? io::ExportFormat::npz : io::ExportFormat::onnx;
+  io::export_checkpoint(io::load_checkpoint(f.checkpoint), format, f.output);
+  return kOk;
+}
+
 }  // namespace
 
 // eval: a checkpoint's loss, accuracy and confusion on a test set.
@@ -137,6 +150,18 @@ Command add_inspect(CLI::App& app) {
   inspect->add_option("checkpoint", f.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
   inspect->add_flag("--json", f.json, "One JSON object instead of text");
   return {inspect, [flags] { return inspect_command(*flags); }};
+}
+
+// export: the network for another runtime.
+Command add_export(CLI::App& app) {
+  auto flags = std::make_shared<ExportFlags>();
+  ExportFlags& f = *flags;
+  CLI::App* exp = app.add_subcommand(
+      "export", "Write a checkpoint's network for another runtime: ONNX (onnxruntime, ...) or NumPy's .npz");
+  exp->add_option("checkpoint", f.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
+  exp->add_option("--format", f.format, "onnx or npz")->required()->check(CLI::IsMember({"onnx", "npz"}));
+  exp->add_option("-o,--output", f.output, "The file to write (whole: a failure leaves no half file)")->required();
+  return {exp, [flags] { return export_command(*flags); }};
 }
 
 }  // namespace nabla::cli
