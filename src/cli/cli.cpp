@@ -89,8 +89,8 @@ int run(int argc, char** argv) {
   CLI::App app{"nabla: trains feedforward neural networks from a JSON config, on the CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_text());
-  const std::vector<Command> commands = {add_train(app), add_eval(app), add_predict(app), add_inspect(app),
-                                         add_export(app)};
+  const std::vector<Command> commands = {add_train(app, std::vector<std::string>(argv, argv + argc)), add_eval(app),
+                                         add_predict(app), add_inspect(app), add_export(app)};
 
   // A first word that is neither a subcommand nor a flag: CLI11 would only say one is required.
   if (argc > 1 && argv[1][0] != '-') {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace nabla::cli {
 
@@ -22,8 +24,9 @@ struct Command {
   std::function<int()> run;
 };
 
-Command add_train(CLI::App& app);  // train_command.cpp: train, --dry-run, --gradcheck
-Command add_eval(CLI::App& app);   // use_commands.cpp: eval, predict, inspect, export
+// train_command.cpp: train, --dry-run, --gradcheck. `command` is the whole command line (run.json).
+Command add_train(CLI::App& app, std::vector<std::string> command);
+Command add_eval(CLI::App& app);  // use_commands.cpp: eval, predict, inspect, export
 Command add_predict(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_export(CLI::App& app);

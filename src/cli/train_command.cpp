@@ -12,6 +12,7 @@
 #include "config/json.hpp"
 #include "config/types.hpp"
 #include "train/data_plan.hpp"
+#include "train/manifest.hpp"
 #include "train/run_folder.hpp"
 #include "train/trainer.hpp"
 #include "util/format.hpp"
@@ -32,6 +33,7 @@ struct TrainFlags {
   bool dry_run = false, gradcheck = false, quiet = false;
   GradcheckOptions check;  // --check-*: its defaults are the flags' defaults
   bool check_no_input = false;
+  std::vector<std::string> command;  // the command line, for the run manifest
 };
 
 // A run folder that holds nothing yet: runs/NAME, else runs/NAME-2, runs/NAME-3, ...
@@ -83,6 +85,9 @@ int train_command(const TrainFlags& f) {
   o.resume = f.resume;
   o.out_dir = !f.out.empty() ? f.out : !f.resume.empty() ? run_dir_of(f.resume) : default_run_dir(config.name);
   o.progress = f.quiet ? Progress::quiet : isatty(STDOUT_FILENO) ? Progress::bar : Progress::lines;
+  o.command = f.command;
+  if (!f.resume.empty())  // the data the checkpoint's run recorded, changed under the same names
+    for (const std::string& w : changed_data_files(f.resume, config)) std::cerr << "warning: " << w << "\n";
   if (!f.quiet)
     std::cout << (f.resume.empty() ? "training " + config.name : "resuming " + config.name + " from " + f.resume)
               << (config.training.precision == "bf16" ? " in bf16" : "") << " into " << o.out_dir << "\n";
@@ -101,8 +106,9 @@ int train_command(const TrainFlags& f) {
 }  // namespace
 
 // The train subcommand and its flags.
-Command add_train(CLI::App& app) {
+Command add_train(CLI::App& app, std::vector<std::string> command) {
   auto flags = std::make_shared<TrainFlags>();
+  flags->command = std::move(command);
   TrainFlags& f = *flags;
   CLI::App* train =
       app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");

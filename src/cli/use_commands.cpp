@@ -39,6 +39,7 @@ int eval_command(const EvalFlags& f) {
     data->format = DataFormat::idx;
   }
   const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr);
+  for (const std::string& w : e.warnings) std::cerr << "warning: " << w << "\n";
   if (f.json)
     print_evaluation_json(std::cout, f.checkpoint, e);
   else

@@ -1,18 +1,17 @@
 #include "cli/version.hpp"
 
 #include "math/bf16.hpp"
-#include "math/blas.hpp"
-#include "nabla_build.hpp"
-#include "nabla_commit.hpp"
+#include "train/manifest.hpp"
 
 namespace nabla::cli {
 
 std::string version_text() {
-  return std::string("nabla ") + NABLA_VERSION + " (commit " + NABLA_COMMIT + ")\n" + "build: " + NABLA_BUILD_TYPE +
-         ", " + NABLA_COMPILER + ", flags \"" + NABLA_BUILD_FLAGS + "\", " +
-         (NABLA_NATIVE_BUILD ? "native (-march=native: for CPUs like the one that built it)" : "portable") +
-         "\nBLAS: " + blas_description() + "\nbf16: " + bf16_engine() +
-         (bf16_unavailable().empty() ? "" : " (" + bf16_unavailable() + ")");
+  const BuildInfo b = build_info();
+  const std::string why = bf16_unavailable();
+  return "nabla " + b.version + " (commit " + b.commit + ")\nbuild: " + b.build_type + ", " + b.compiler +
+         ", flags \"" + b.flags + "\", " +
+         (b.native ? "native (-march=native: for CPUs like the one that built it)" : "portable") + "\nBLAS: " + b.blas +
+         "\nbf16: " + b.bf16_engine + (why.empty() ? "" : " (" + why + ")");
 }
 
 }  // namespace nabla::cli

@@ -3,6 +3,7 @@
 #include "io/checkpoint.hpp"
 #include "math/blas.hpp"
 #include "nn/loss.hpp"
+#include "train/manifest.hpp"
 #include "util/error.hpp"
 
 namespace nabla {
@@ -85,7 +86,8 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   lo.scale = c.data.scale;
   lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
   data::BatchLoader loader(d.source, d.format, d.csv_header, lo);
-  return {ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes)};
+  return {ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes),
+          given ? std::vector<std::string>() : changed_data_files(path, c, "data.test.")};
 }
 
 }  // namespace nabla

@@ -38,6 +38,7 @@ struct CheckpointEvaluation {
   int64_t epoch = 0, step = 0;  // the checkpoint's position
   std::string data;             // the file evaluated on
   Evaluation result;
+  std::vector<std::string> warnings;  // the config's test files, changed since its run recorded them
 };
 
 // Evaluates checkpoint `path` on `data` (given) or on its config's test set, with the trainer's

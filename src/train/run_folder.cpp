@@ -14,6 +14,7 @@
 #include "config/json.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
+#include "train/manifest.hpp"
 #include "util/error.hpp"
 
 namespace nabla {
@@ -174,6 +175,22 @@ void RunFolder::append_metrics(const nlohmann::ordered_json& row) {
 
 void RunFolder::write_summary(const nlohmann::ordered_json& summary) const {
   io::write_atomically((out_ / "summary.json").string(), summary.dump(2) + "\n");
+}
+
+void RunFolder::begin_manifest(const nlohmann::ordered_json& entry) {
+  std::ifstream in(out_ / "run.json");
+  manifest_ = in ? nlohmann::ordered_json::parse(in, nullptr, false) : nlohmann::ordered_json();
+  if (manifest_.is_discarded() || !manifest_.is_object() || !manifest_.contains("runs") ||
+      !manifest_["runs"].is_array())
+    manifest_ = {{"runs", nlohmann::ordered_json::array()}};  // a new folder, or a run.json no longer readable
+  manifest_["runs"].push_back(entry);
+  io::write_atomically((out_ / "run.json").string(), manifest_.dump(2) + "\n");
+}
+
+void RunFolder::end_manifest() {
+  if (manifest_.is_null()) return;
+  manifest_["runs"].back()["finished"] = utc_now();
+  io::write_atomically((out_ / "run.json").string(), manifest_.dump(2) + "\n");
 }
 
 }  // namespace nabla

@@ -59,6 +59,10 @@ class RunFolder {
   void open_metrics();
   void append_metrics(const nlohmann::ordered_json& row);  // flushed; a failed write throws
   void write_summary(const nlohmann::ordered_json& summary) const;
+  // run.json (train/manifest.hpp): this invocation's entry added to those of the runs before it in
+  // the folder; then, when the run ends, its finish time.
+  void begin_manifest(const nlohmann::ordered_json& entry);
+  void end_manifest();
 
  private:
   class Lock;
@@ -66,6 +70,7 @@ class RunFolder {
   bool in_place_ = false, created_ = false;
   std::unique_ptr<Lock> lock_;
   std::ofstream metrics_;
+  nlohmann::ordered_json manifest_;
 };
 
 }  // namespace nabla

@@ -10,6 +10,7 @@
 #include "math/rng.hpp"
 #include "train/data_plan.hpp"
 #include "train/evaluate.hpp"
+#include "train/manifest.hpp"
 #include "train/optimizer.hpp"
 #include "train/parallel.hpp"
 #include "train/resume.hpp"
@@ -307,12 +308,15 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     throw Interrupted("stopped by " + signals.name() + " before the first step: " + folder.abandon(),
                       signals.requested());
   run.restore_or_initialize();
+  folder.begin_manifest(manifest_entry(c, options.command));
   const double load_seconds = seconds_since(started);
   for (int64_t epoch = run.first_epoch(); epoch <= c.training.epochs; ++epoch) {
     const double seconds = run.train_epoch(epoch);
     if (!run.finish_epoch(epoch, seconds)) break;
   }
-  return run.finish(load_seconds);
+  TrainResult result = run.finish(load_seconds);
+  folder.end_manifest();
+  return result;
 }
 
 }  // namespace nabla

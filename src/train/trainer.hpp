@@ -36,6 +36,7 @@ struct TrainOptions {
   std::string out_dir;  // the run folder; a new run must not find a run there already
   std::string resume;   // a checkpoint to continue from (empty: a new run)
   Progress progress = Progress::lines;
+  std::vector<std::string> command;  // the command line, for the run manifest
 };
 
 struct TrainResult {
