@@ -1,6 +1,7 @@
 #include "io/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,8 +28,13 @@ void write_atomically(const std::string& path, std::string_view bytes) {
   tmp_name += ".tmp-" + std::to_string(::getpid());
   const std::string tmp = (folder / tmp_name).string();
 
+  // A rename would put a regular file where a device, a pipe or a link stands (--output /dev/null
+  // would replace the device): only a regular file, or nothing, is replaced.
+  struct stat st = {};
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw Error(path, "", "is not a regular file (a device, a pipe, a folder or a link): it is not replaced");
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(tmp, "cannot create");
+  if (fd < 0) fail(path, "cannot create a file in its folder (" + tmp + ")");
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

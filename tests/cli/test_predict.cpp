@@ -1,5 +1,6 @@
 // nabla predict and nabla inspect, run as a user runs them.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
@@ -299,5 +300,24 @@ TEST_CASE("every run folder has run.json: the build, the machine, the command an
   CHECK(warned.output.find("warning: " + (dir / "test-images.gz").string() + " (data.test.images) has changed since "
                            "the run recorded it in " + out + "/run.json") == 0);
   CHECK(warned.output.find("(data.test.labels) has changed") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an --output that is not a regular file (a pipe, a link) is refused and left as it was") {
+  const fs::path dir = fresh_dir("predict-output");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  REQUIRE(::mkfifo((dir / "pipe").c_str(), 0644) == 0);
+  fs::create_symlink(dir / "elsewhere.csv", dir / "link.csv");
+  for (const char* name : {"pipe", "link.csv"}) {
+    CAPTURE(name);
+    const Run r = run_nabla("predict " + ckpt + " " + kImages + " --output " + (dir / name).string());
+    CHECK(r.code == 2);
+    CHECK(r.output == (dir / name).string() + ": is not a regular file (a device, a pipe, a folder or a link): it is "
+                                              "not replaced\n");
+  }
+  CHECK(fs::is_fifo(fs::symlink_status(dir / "pipe")));
+  CHECK(fs::is_symlink(fs::symlink_status(dir / "link.csv")));
+  CHECK(!fs::exists(dir / "elsewhere.csv"));
   fs::remove_all(dir);
 }
