@@ -139,15 +139,19 @@ Command add_train(CLI::App& app, std::vector<std::string> command) {
   auto* gc = "Gradient check";
   train->add_option("--check-batch", f.check.samples, "Training samples the check uses (the first of the file)")
       ->transform(whole_number(1, 4096))
+      ->capture_default_str()
       ->group(gc);
   train->add_option("--check-samples", f.check.per_tensor, "Random entries checked per tensor; 0: all")
       ->transform(whole_number(0, uint64_t(std::numeric_limits<int64_t>::max())))
+      ->capture_default_str()
       ->group(gc);
   train->add_option("--check-epsilon", f.check.epsilon, "Finite-difference step")
       ->check(real_number(1e-12, 1e-1))
+      ->capture_default_str()
       ->group(gc);
   train->add_option("--check-tolerance", f.check.tolerance, "Largest relative error that passes")
       ->check(real_number(1e-15, 1.0))
+      ->capture_default_str()
       ->group(gc);
   train
       ->add_option("--check-floor", f.check.floor,

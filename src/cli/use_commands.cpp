@@ -137,7 +137,8 @@ Command add_predict(CLI::App& app) {
       ->required();
   predict->add_option("-o,--output", f.output, "Write to this file (whole, when done) instead of standard output");
   predict->add_option("--top", f.top, "Also give the 2nd to the Kth most probable classes")
-      ->transform(whole_number(1, 1000));
+      ->transform(whole_number(1, 1000))
+      ->capture_default_str();
   predict->add_flag("--json", f.json, "One JSON object per sample (with every class's probability) instead of CSV");
   return {predict, [flags] { return predict_command(*flags); }};
 }

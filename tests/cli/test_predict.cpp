@@ -321,3 +321,27 @@ TEST_CASE("an --output that is not a regular file (a pipe, a link) is refused an
   CHECK(!fs::exists(dir / "elsewhere.csv"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("the command line forgives as argparse does: near misses named, a repeated flag's last value, nabla help") {
+  const Run typo = run_nabla("trian configs/gradcheck.json");
+  CHECK(typo.code == 2);
+  CHECK(typo.output ==
+        "nabla: unknown command 'trian': expected train, eval, predict, inspect or export (did you mean train?) (see "
+        "--help)\n");
+  const Run flag = run_nabla("train configs/gradcheck.json --epoch 3");
+  CHECK(flag.code == 2);
+  CHECK(flag.output.find("(did you mean --epochs?)") != std::string::npos);
+  CHECK(std::count(flag.output.begin(), flag.output.end(), '\n') == 1);
+  // --epochs 3 --epochs 5: 5, as the resolved config shows.
+  const Run twice = run_nabla("train configs/gradcheck.json --dry-run --epochs 3 --epochs 5");
+  CHECK(twice.code == 0);
+  CHECK(twice.output.find("\"epochs\": 5,") != std::string::npos);
+  const Run help = run_nabla("help predict");
+  CHECK(help.code == 0);
+  CHECK(help.output.find("Usage: predict [OPTIONS] checkpoint inputs...") != std::string::npos);
+  CHECK(help.output.find("--top INT=1") != std::string::npos);
+  const Run top = run_nabla("--help");
+  CHECK(top.output.find("Exit codes: 0 done; 1 --gradcheck found a wrong gradient; 2 bad input") != std::string::npos);
+  const Run wrong = run_nabla("help frobnicate");
+  CHECK(wrong.code == 2);
+}
