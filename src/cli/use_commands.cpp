@@ -23,6 +23,7 @@ struct EvalFlags {
   std::string checkpoint;
   std::string images, labels, csv;
   bool csv_header = false, json = false;
+  int64_t top = 5;
 };
 
 int eval_command(const EvalFlags& f) {
@@ -38,7 +39,7 @@ int eval_command(const EvalFlags& f) {
     data->source.labels = f.labels;
     data->format = DataFormat::idx;
   }
-  const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr);
+  const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr, f.top);
   for (const std::string& w : e.warnings) std::cerr << "warning: " << w << "\n";
   if (f.json)
     print_evaluation_json(std::cout, f.checkpoint, e);
@@ -117,6 +118,10 @@ Command add_eval(CLI::App& app) {
   eval->add_flag("--csv-header", f.csv_header, "The CSV file's first row is a header")->needs(csv);
   eval->add_flag("--json", f.json,
                  "Print one JSON object (accuracy, loss, samples, correct, per_class_accuracy, confusion)");
+  eval->add_option("--top", f.top,
+                   "Also count the samples whose label is among the K most probable classes (top-K accuracy)")
+      ->transform(whole_number(1, 1000))
+      ->capture_default_str();
   images->needs(labels);
   labels->needs(images);
   csv->excludes(images)->excludes(labels);

@@ -4,6 +4,7 @@
 #include "math/blas.hpp"
 #include "nn/loss.hpp"
 #include "train/manifest.hpp"
+#include "train/predict.hpp"
 #include "util/error.hpp"
 
 namespace nabla {
@@ -14,15 +15,36 @@ int64_t Evaluation::total(int64_t label) const {
   return n;
 }
 
+int64_t Evaluation::predicted(int64_t c) const {
+  int64_t n = 0;
+  for (int64_t t = 0; t < classes; ++t) n += count(t, c);
+  return n;
+}
+
 int64_t Evaluation::correct() const {
   int64_t n = 0;
   for (int64_t t = 0; t < classes; ++t) n += count(t, t);
   return n;
 }
 
-Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t classes) {
+namespace {
+
+// Whether `label` is among the k most probable classes of a row of outputs: fewer than k classes
+// rank above it (more probable, or as probable and lower).
+bool in_top(const float* outputs, int64_t count, int64_t label, int64_t k) {
+  const std::vector<float> p = class_probabilities(outputs, count);
+  int64_t above = 0;
+  for (int64_t c = 0; c < int64_t(p.size()); ++c)
+    above += p[size_t(c)] > p[size_t(label)] || (p[size_t(c)] == p[size_t(label)] && c < label);
+  return above < k;
+}
+
+}  // namespace
+
+Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t classes, int64_t top_k) {
   Evaluation e;
   e.classes = classes;
+  e.top_k = top_k;
   e.confusion.assign(size_t(classes * classes), 0);
   double loss_sum = 0;
   int64_t correct = 0;
@@ -39,6 +61,7 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
       const int64_t label = b.labels[i], predicted = predicted_class(a + i * outputs, outputs);
       require(label >= 0 && label < classes, "evaluate: a label outside the classes the data plan checked");
       ++e.confusion[size_t(label * classes + predicted)];
+      if (top_k > 0) e.top_k_correct += in_top(a + i * outputs, outputs, label, top_k);
     }
   }
   if (e.samples > 0) {
@@ -65,7 +88,7 @@ void check_fits(const io::Checkpoint& ck, const EvalData& d, const data::Info& i
 
 }  // namespace
 
-CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* given) {
+CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* given, int64_t top_k) {
   const io::Checkpoint ck = io::load_checkpoint(path);
   const Config& c = ck.config;
   set_blas_threads(1);  // as the trainer evaluates, so the figures match its metrics bit for bit
@@ -86,8 +109,10 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   lo.scale = c.data.scale;
   lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
   data::BatchLoader loader(d.source, d.format, d.csv_header, lo);
-  return {ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes),
-          given ? std::vector<std::string>() : changed_data_files(path, c, "data.test.")};
+  CheckpointEvaluation result{ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes, top_k)};
+  if (int64_t(c.data.class_names.size()) == classes) result.class_names = c.data.class_names;
+  if (!given) result.warnings = changed_data_files(path, c, "data.test.");
+  return result;
 }
 
 }  // namespace nabla

@@ -345,3 +345,47 @@ TEST_CASE("the command line forgives as argparse does: near misses named, a repe
   const Run wrong = run_nabla("help frobnicate");
   CHECK(wrong.code == 2);
 }
+
+TEST_CASE("eval's precision, recall, F1 and top-k accuracy, computed again here from its confusion and predict") {
+  const fs::path dir = fresh_dir("eval-scores");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  const Run e = run_nabla("eval " + ckpt + " --images " + kImages + " --labels " + kLabels + " --json --top 3");
+  REQUIRE(e.code == 0);
+  const nlohmann::json j = nlohmann::json::parse(e.output);
+  const std::vector<std::vector<int64_t>> m = j["confusion"];
+  for (size_t c = 0; c < 10; ++c) {
+    CAPTURE(c);
+    int64_t row = 0, column = 0;
+    for (size_t k = 0; k < 10; ++k) row += m[c][k], column += m[k][c];
+    const double recall = double(m[c][c]) / double(row);
+    CHECK(j["per_class_recall"][c].get<double>() == doctest::Approx(recall));
+    if (column == 0) {
+      CHECK(j["per_class_precision"][c].is_null());
+      continue;
+    }
+    const double precision = double(m[c][c]) / double(column);
+    CHECK(j["per_class_precision"][c].get<double>() == doctest::Approx(precision));
+    if (precision + recall > 0)
+      CHECK(j["per_class_f1"][c].get<double>() == doctest::Approx(2 * precision * recall / (precision + recall)));
+  }
+  // Top-3: the label among the three most probable classes, from predict's probabilities.
+  const std::vector<nlohmann::json> rows = predicted(ckpt, kImages, dir / "p.jsonl");
+  const nabla::data::IdxArray labels = nabla::data::read_idx(kLabels, nabla::data::IdxKind::labels);
+  int64_t in_top3 = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::vector<double> p = rows[i]["probabilities"];
+    const double mine = p[labels.bytes[i]];
+    int64_t above = 0;
+    for (size_t c = 0; c < p.size(); ++c) above += p[c] > mine || (p[c] == mine && c < labels.bytes[i]);
+    in_top3 += above < 3;
+  }
+  CHECK(j["top_k"] == 3);
+  CHECK(j["top_k_accuracy"].get<double>() == doctest::Approx(double(in_top3) / 500.0));
+  CHECK(j["top_k_accuracy"].get<double>() >= j["accuracy"].get<double>());
+  CHECK(j["class_names"][9] == "Ankle boot");
+  const Run text = run_nabla("eval " + ckpt + " --images " + kImages + " --labels " + kLabels);
+  CHECK(text.output.find("  9 Ankle boot ") != std::string::npos);
+  CHECK(text.output.find("top-5 accuracy ") != std::string::npos);
+  fs::remove_all(dir);
+}
