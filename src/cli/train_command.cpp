@@ -13,6 +13,7 @@
 #include "config/types.hpp"
 #include "train/data_plan.hpp"
 #include "train/manifest.hpp"
+#include "train/resume.hpp"
 #include "train/run_folder.hpp"
 #include "train/trainer.hpp"
 #include "util/format.hpp"
@@ -72,7 +73,10 @@ int train_command(const TrainFlags& f) {
   if (f.epochs) sets.push_back("training.epochs=" + std::to_string(f.epochs));
   if (f.seed) sets.push_back("training.seed=" + std::to_string(*f.seed));
   if (f.threads) sets.push_back("training.threads=" + std::to_string(f.threads));
-  const Config config = load_config(f.config, sets);
+  if (f.config.empty() && f.resume.empty())
+    throw Error("nabla train: expected a config file, or --resume CHECKPOINT (whose config it holds)");
+  // Without a config file a resume continues with the checkpoint's, changed by the flags alone.
+  const Config config = f.config.empty() ? resumed_config(f.resume, sets) : load_config(f.config, sets);
   if (f.dry_run) return dry_run(config, f.quiet);
   if (f.gradcheck) return gradcheck(config, f);
   check_precision(config);  // before the run folder is announced
@@ -86,6 +90,7 @@ int train_command(const TrainFlags& f) {
   o.out_dir = !f.out.empty() ? f.out : !f.resume.empty() ? run_dir_of(f.resume) : default_run_dir(config.name);
   o.progress = f.quiet ? Progress::quiet : isatty(STDOUT_FILENO) ? Progress::bar : Progress::lines;
   o.command = f.command;
+  if (!f.quiet) o.on_note = [](const std::string& note) { std::cout << note << "\n"; };
   if (!f.resume.empty())  // the data the checkpoint's run recorded, changed under the same names
     for (const std::string& w : changed_data_files(f.resume, config)) std::cerr << "warning: " << w << "\n";
   if (!f.quiet)
@@ -93,7 +98,6 @@ int train_command(const TrainFlags& f) {
               << (config.training.precision == "bf16" ? " in bf16" : "") << " into " << o.out_dir << "\n";
   const TrainResult r = train(config, o);
   if (!f.quiet) {
-    for (const std::string& n : r.notes) std::cout << n << "\n";
     std::cout << "done: " << r.epochs_run << " epochs";
     if (config.data.validation > 0)
       std::cout << ", best " << config.training.early_stopping.metric << " " << printf_string("%.4f", r.best_metric)
@@ -112,7 +116,9 @@ Command add_train(CLI::App& app, std::vector<std::string> command) {
   TrainFlags& f = *flags;
   CLI::App* train =
       app.add_subcommand("train", "Train the network a config describes (or check it: --dry-run, --gradcheck)");
-  train->add_option("config", f.config, "The JSON config file (keys: configs/README.md)")->required();
+  train->add_option("config", f.config,
+                    "The JSON config file (keys: configs/README.md); with --resume it may be left out: the "
+                    "checkpoint holds its config, which the flags change");
   train->add_option("--out", f.out,
                     "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the "
                     "checkpoint's run folder)");

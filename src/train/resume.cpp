@@ -26,6 +26,14 @@ void flatten(const nlohmann::ordered_json& j, const std::string& path, std::map<
 
 }  // namespace
 
+Config resumed_config(const std::string& checkpoint, const std::vector<std::string>& overrides) {
+  const io::Checkpoint ck = io::load_checkpoint(checkpoint);
+  nlohmann::ordered_json j = to_json(ck.config);
+  for (const std::string& o : overrides) apply_override(j, o);
+  Config c = parse_config(j, checkpoint + " (its config)", ".");
+  return c;
+}
+
 std::vector<std::string> check_resume(const io::Checkpoint& from, const Config& now, const std::string& path) {
   std::map<std::string, std::string> a, b;
   flatten(to_json(from.config), "", a);

@@ -13,6 +13,11 @@
 
 namespace nabla {
 
+// The config a resume without a config file continues with: the checkpoint's own, with `overrides`
+// ("a.b=VALUE", as --set) applied and validated as a config file's. Messages name it
+// "CHECKPOINT (its config)".
+Config resumed_config(const std::string& checkpoint, const std::vector<std::string>& overrides);
+
 // Refuses a resume of checkpoint `path` (its contents `from`) under config `now` that would be
 // another run, or that has nothing left to train. Returns the notes for the user: what changed.
 std::vector<std::string> check_resume(const io::Checkpoint& from, const Config& now, const std::string& path);

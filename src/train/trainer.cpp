@@ -47,7 +47,12 @@ class Run {
 
   int64_t first_epoch() const { return st_.epoch + 1; }
   int64_t steps_per_epoch() const { return loaders_.train->batches_per_epoch(); }
-  void add_note(const std::string& note) { result_.notes.push_back(note); }
+  void add_note(const std::string& note) {
+    if (options_.on_note)
+      options_.on_note(note);
+    else
+      result_.notes.push_back(note);
+  }
 
  private:
   void save(const std::filesystem::path& path);

@@ -9,6 +9,7 @@
 //   evaluate.hpp    the loss, accuracy and confusion matrix of a split
 //   signals.hpp     SIGINT, SIGTERM and SIGHUP: stop at the next safe point
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct TrainOptions {
   std::string resume;   // a checkpoint to continue from (empty: a new run)
   Progress progress = Progress::lines;
   std::vector<std::string> command;  // the command line, for the run manifest
+  // Called with each note of a resume (what it changes) before the first step; without it the
+  // notes come back in TrainResult::notes.
+  std::function<void(const std::string&)> on_note;
 };
 
 struct TrainResult {

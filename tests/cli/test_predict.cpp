@@ -13,6 +13,7 @@
 
 #include "cli/helpers.hpp"
 #include "data/idx.hpp"
+#include "io/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using namespace cli_test;
@@ -387,5 +388,38 @@ TEST_CASE("eval's precision, recall, F1 and top-k accuracy, computed again here 
   const Run text = run_nabla("eval " + ckpt + " --images " + kImages + " --labels " + kLabels);
   CHECK(text.output.find("  9 Ankle boot ") != std::string::npos);
   CHECK(text.output.find("top-5 accuracy ") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("--resume without a config continues with the checkpoint's own, and says what changes before training") {
+  const fs::path dir = fresh_dir("resume-alone");
+  fs::create_directories(dir);
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + (dir / "a").string()).code == 0);
+  fs::copy(dir / "a", dir / "b", fs::copy_options::recursive);
+  fs::remove(dir / "b/.lock");
+  const Run with = run_nabla("train configs/gradcheck.json --epochs 3 --resume " + (dir / "a").string() +
+                             "/checkpoints/last.safetensors");
+  const Run alone = run_nabla("train --epochs 3 --resume " + (dir / "b").string() + "/checkpoints/last.safetensors");
+  CAPTURE(alone.output);
+  REQUIRE(with.code == 0);
+  REQUIRE(alone.code == 0);
+  // The note comes before the first epoch's line.
+  const size_t note = alone.output.find("changed on resume: training.epochs: 1 -> 3");
+  REQUIRE(note != std::string::npos);
+  CHECK(note < alone.output.find("epoch 2/3"));
+  // The same run either way, bit for bit.
+  const auto a = nabla::io::load_checkpoint((dir / "a/checkpoints/last.safetensors").string());
+  const auto b = nabla::io::load_checkpoint((dir / "b/checkpoints/last.safetensors").string());
+  CHECK(a.state.step == b.state.step);
+  CHECK(a.params == b.params);
+  CHECK(a.optimizer_state == b.optimizer_state);
+  // What it may not change is refused as a config file's change is, naming where the config came from.
+  const Run refused = run_nabla("train --epochs 5 --set model.layers[0].units=3 --resume " + (dir / "b").string() +
+                                "/checkpoints/last.safetensors");
+  CHECK(refused.code == 2);
+  CHECK(refused.output.find("last.safetensors (its config): cannot resume ") != std::string::npos);
+  const Run neither = run_nabla("train");
+  CHECK(neither.code == 2);
+  CHECK(neither.output == "nabla train: expected a config file, or --resume CHECKPOINT (whose config it holds)\n");
   fs::remove_all(dir);
 }
