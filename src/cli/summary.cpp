@@ -26,10 +26,13 @@ std::string shape(int64_t units) {
   return b;
 }
 
-void row(std::ostream& out, const std::string& layer, const std::string& shape, int64_t params, int64_t flops) {
-  char line[160];
-  std::snprintf(line, sizeof line, "%-28s %-14s %14s %16s\n", layer.c_str(), shape.c_str(), grouped(params).c_str(),
-                grouped(flops).c_str());
+// A row of the table; `key` is the layer's place in the config (model.layers[i]), whose index counts
+// dropout layers too, where the tensor names (layers.{i}) count dense layers only.
+void row(std::ostream& out, const std::string& layer, const std::string& shape, int64_t params, int64_t flops,
+         const std::string& key = "") {
+  char line[200];
+  std::snprintf(line, sizeof line, "%-28s %-14s %14s %16s%s%s\n", layer.c_str(), shape.c_str(), grouped(params).c_str(),
+                grouped(flops).c_str(), key.empty() ? "" : "  ", key.c_str());
   out << line;
 }
 
@@ -38,20 +41,22 @@ void row(std::ostream& out, const std::string& layer, const std::string& shape, 
 // FLOPs count a multiply-add as two (2·in·out for a dense layer's product), plus one per unit for
 // the bias and one per unit for the activation; dropout and the loss are not counted.
 void print_model_summary(std::ostream& out, const Config& c, int64_t inputs, int64_t classes) {
-  const std::string rule(75, '-');
+  const std::string rule(92, '-');
   out << "Model \"" << c.name << "\"\n" << rule << "\n";
   char head[160];
-  std::snprintf(head, sizeof head, "%-28s %-14s %14s %16s\n", "layer (activation)", "output shape", "parameters",
-                "FLOPs/sample");
+  std::snprintf(head, sizeof head, "%-28s %-14s %14s %16s  %s\n", "layer (activation)", "output shape", "parameters",
+                "FLOPs/sample", "config");
   out << head << rule << "\n";
   int64_t in = inputs, total_params = 0, total_flops = 0;
   row(out, "input", shape(in), 0, 0);
   int dense_index = 0;
-  for (const LayerConfig& l : c.layers) {
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const LayerConfig& l = c.layers[i];
+    const std::string key = "model.layers[" + std::to_string(i) + "]";
     if (l.type == LayerType::dropout) {
       char name[64];
       std::snprintf(name, sizeof name, "dropout (rate %g)", l.rate);
-      row(out, name, shape(in), 0, 0);
+      row(out, name, shape(in), 0, 0, key);
       continue;
     }
     const int64_t units = l.units > 0 ? l.units : classes;
@@ -59,7 +64,7 @@ void print_model_summary(std::ostream& out, const Config& c, int64_t inputs, int
     const int64_t flops = 2 * in * units + 2 * units;
     char name[64];
     std::snprintf(name, sizeof name, "layers.%d dense (%s)", dense_index++, to_string(l.activation));
-    row(out, name, shape(units), params, flops);
+    row(out, name, shape(units), params, flops, key);
     total_params += params;
     total_flops += flops;
     in = units;

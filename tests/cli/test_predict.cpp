@@ -423,3 +423,14 @@ TEST_CASE("--resume without a config continues with the checkpoint's own, and sa
   CHECK(neither.output == "nabla train: expected a config file, or --resume CHECKPOINT (whose config it holds)\n");
   fs::remove_all(dir);
 }
+
+TEST_CASE("--dry-run's summary names each layer both ways, and says what it checked of the data") {
+  const Run r = run_nabla("train configs/gradcheck.json --dry-run");
+  REQUIRE(r.code == 0);
+  // The tensors count dense layers (layers.2), the config every layer (model.layers[3], after a dropout).
+  CHECK(r.output.find("layers.2 dense (relu)        (12)                      180              360  model.layers[3]\n") !=
+        std::string::npos);
+  CHECK(r.output.find("dropout (rate 0.1)           (14)                        0                0  model.layers[2]\n") !=
+        std::string::npos);
+  CHECK(r.output.find("\nchecked of the data: each file's header") != std::string::npos);
+}
