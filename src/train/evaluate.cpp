@@ -1,5 +1,8 @@
 #include "train/evaluate.hpp"
 
+#include <filesystem>
+#include <utility>
+
 #include "io/checkpoint.hpp"
 #include "math/blas.hpp"
 #include "nn/loss.hpp"
@@ -86,6 +89,21 @@ void check_fits(const io::Checkpoint& ck, const EvalData& d, const data::Info& i
                     std::to_string(classes) + " classes");
 }
 
+// The config's test files, where a checkpoint moved from another machine or folder will not find
+// them: said with the key they come from and the flags that override them.
+void check_test_files(const std::string& path, const Config& c) {
+  const DataSource& t = c.data.test;
+  for (const auto& [key, file] : {std::pair{"data.test.images", &t.images}, std::pair{"data.test.labels", &t.labels},
+                                  std::pair{"data.test.csv", &t.csv}}) {
+    std::error_code ec;
+    if (file->empty() || std::filesystem::exists(*file, ec)) continue;
+    throw Error(path, "",
+                std::string(key) + " of its config, " + *file +
+                    ", does not exist (was the checkpoint moved from another machine or folder?): give " +
+                    (t.csv.empty() ? "--images and --labels" : "--csv") + " to evaluate on files that do");
+  }
+}
+
 }  // namespace
 
 CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* given, int64_t top_k) {
@@ -97,6 +115,8 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
     d = *given;
   else if (!d.source.present())
     throw Error(path, "", "its config has no test set: give --images and --labels, or --csv");
+  else
+    check_test_files(path, c);
   const data::Info info = data::inspect(d.source, d.format, d.csv_header);
   const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
   check_fits(ck, d, info, classes);

@@ -434,3 +434,24 @@ TEST_CASE("--dry-run's summary names each layer both ways, and says what it chec
         std::string::npos);
   CHECK(r.output.find("\nchecked of the data: each file's header") != std::string::npos);
 }
+
+TEST_CASE("eval of a checkpoint whose test files are gone names the config key and the flags that override it") {
+  const fs::path dir = fresh_dir("eval-moved");
+  fs::create_directories(dir);
+  fs::copy_file(kImages, dir / "test-images.gz");
+  fs::copy_file(kLabels, dir / "test-labels.gz");
+  const std::string out = (dir / "run").string();
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + out + " --set data.test.images=" +
+                    (dir / "test-images.gz").string() + " --set data.test.labels=" + (dir / "test-labels.gz").string())
+              .code == 0);
+  fs::remove(dir / "test-images.gz");  // as on another machine
+  const std::string ckpt = out + "/checkpoints/best.safetensors";
+  const Run r = run_nabla("eval " + ckpt);
+  CHECK(r.code == 2);
+  CHECK(r.output == ckpt + ": data.test.images of its config, " + (dir / "test-images.gz").string() +
+                        ", does not exist (was the checkpoint moved from another machine or folder?): give --images "
+                        "and --labels to evaluate on files that do\n");
+  // Which they do.
+  CHECK(run_nabla("eval " + ckpt + " --images " + kImages + " --labels " + kLabels).code == 0);
+  fs::remove_all(dir);
+}
