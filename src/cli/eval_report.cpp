@@ -47,7 +47,7 @@ void print_evaluation(std::ostream& out, const std::string& checkpoint, const Ch
         << percent(double(e.top_k_correct) / double(std::max<int64_t>(e.samples, 1))) << " (" << e.top_k_correct << "/"
         << e.samples << ")";
   out << "\n\nper class (recall is the class's accuracy):\n";
-  char line[160];
+  char line[512];
   std::snprintf(line, sizeof line, "  %-20s %9s %9s %9s %9s\n", "class", "recall", "precision", "F1", "samples");
   out << line;
   double f1_sum = 0;
@@ -101,7 +101,7 @@ void print_evaluation_json(std::ostream& out, const std::string& checkpoint, con
     j["top_k"] = e.top_k;
     j["top_k_accuracy"] = e.samples ? double(e.top_k_correct) / double(e.samples) : 0.0;
   }
-  out << j.dump() << "\n";
+  out << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace nabla

@@ -128,7 +128,7 @@ void print_inspection_json(std::ostream& out, const std::string& path, const io:
                        {"non_finite", t.non_finite}});
   j["tensors"] = std::move(tensors);
   j["config"] = to_json(ck.config);
-  out << j.dump() << "\n";
+  out << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace nabla

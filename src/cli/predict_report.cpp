@@ -53,7 +53,7 @@ void PredictionWriter::sample(const std::string& input, int64_t index, const flo
     for (int64_t c : top) t.push_back({c, p[size_t(c)]});
     j["top"] = std::move(t);
     j["probabilities"] = std::vector<float>(outputs, outputs + count);
-    out_ << j.dump() << "\n";
+    out_ << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     return;
   }
   out_ << csv_field(input) << "," << index;

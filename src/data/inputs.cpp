@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string_view>
@@ -67,16 +68,24 @@ class PgmInputs final : public Inputs {
     const int64_t width = number("width"), height = number("height"), maxval = number("maxval");
     if (maxval < 1 || maxval > 255)
       throw Error(path, "", "maxval " + std::to_string(maxval) + ": expected an 8-bit image (maxval 1 to 255)");
-    if (width * height != features)
+    // Compared without overflow: a header may give any width and height.
+    if (width == 0 || height == 0 || width > features / height || width * height != features) {
+      const bool small = width < (int64_t(1) << 31) && height < (int64_t(1) << 31);
       throw Error(path, "",
-                  "is a " + std::to_string(width) + "x" + std::to_string(height) + " image = " +
-                      size_text(width * height) + ", the checkpoint's network takes " + size_text(features));
+                  "is a " + std::to_string(width) + "x" + std::to_string(height) + " image" +
+                      (small ? " = " + size_text(width * height) : "") + ", the checkpoint's network takes " +
+                      size_text(features));
+    }
     pixels_.resize(size_t(features));
     if (binary) {
-      ++pos_;  // the one whitespace byte after maxval
-      if (text_.size() < pos_ + size_t(features))
-        throw Error(path, "byte offset " + std::to_string(text_.size()),
-                    "expected " + std::to_string(features) + " pixels, found the end of the file");
+      // One whitespace byte after maxval, then exactly the pixels.
+      if (pos_ >= text_.size() || !std::isspace(static_cast<unsigned char>(text_[pos_])))
+        throw Error(path, "byte offset " + std::to_string(pos_), "expected one whitespace byte after the maxval");
+      ++pos_;
+      if (text_.size() != pos_ + size_t(features))
+        throw Error(path, "byte offset " + std::to_string(pos_),
+                    "expected " + std::to_string(features) + " pixels to the end of the file, found " +
+                        std::to_string(text_.size() - pos_) + " bytes");
       std::memcpy(pixels_.data(), text_.data() + pos_, size_t(features));
     } else {
       for (int64_t k = 0; k < features; ++k) pixels_[size_t(k)] = uint8_t(std::min<int64_t>(number("a pixel"), 255));
@@ -143,7 +152,8 @@ class CsvInputs final : public Inputs {
 
  private:
   // Parses one row into x; false for a header (a first row that does not start with a number).
-  bool row(const std::string& line, float* x) {
+  bool row(std::string line, float* x) {
+    if (line_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark
     std::vector<std::string_view> fields;
     for (size_t at = 0;;) {
       const size_t comma = line.find(',', at);
@@ -162,23 +172,34 @@ class CsvInputs final : public Inputs {
     }
     for (int64_t k = 0; k < features_; ++k) {
       const std::string_view f = trimmed(fields[size_t(k + (labelled ? 1 : 0))]);
-      double v = 0;
+      float v = 0;  // read as a float, as the training loader reads CSV (a value beyond float is refused)
       const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
       if (ec != std::errc() || end != f.data() + f.size() || !std::isfinite(v)) {
         if (line_ == 1 && k == 0) return false;  // a header
         throw Error(path_, "line " + std::to_string(line_) + ", column " + std::to_string(k + (labelled ? 2 : 1)),
-                    "expected a number, found \"" + std::string(f) + "\"");
+                    "expected a number, found " + shown(f));
       }
       // As the training loader holds CSV data: bytes where a value is one, floats otherwise.
       const bool byte = v >= 0 && v <= 255 && v == std::floor(v);
       const uint8_t b = byte ? uint8_t(v) : 0;
-      const float fv = float(v);
       if (byte)
         scale_sample(Dtype::u8, &b, 1, scale_, x + k);
       else
-        scale_sample(Dtype::f32, reinterpret_cast<const uint8_t*>(&fv), 1, scale_, x + k);
+        scale_sample(Dtype::f32, reinterpret_cast<const uint8_t*>(&v), 1, scale_, x + k);
     }
     return true;
+  }
+
+  // A field for a message: quoted, its control bytes as \xNN, at most 40 bytes of it.
+  static std::string shown(std::string_view f) {
+    std::string s = "\"";
+    for (size_t i = 0; i < f.size() && i < 40; ++i) {
+      const unsigned char ch = static_cast<unsigned char>(f[i]);
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", ch);
+      s += ch < 0x20 || ch == 0x7f ? std::string(hex) : std::string(1, char(ch));
+    }
+    return s + (f.size() > 40 ? "...\"" : "\"");
   }
 
   static std::string_view trimmed(std::string_view f) {

@@ -1,9 +1,11 @@
 #include "train/predict.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "math/blas.hpp"
+#include "util/error.hpp"
 
 namespace nabla {
 
@@ -26,6 +28,7 @@ int64_t Predictor::run(data::Inputs& in, const std::function<void(int64_t, const
     const float* a = net_.forward(x_.data(), rows);
     for (int64_t i = 0; i < rows; ++i) each(done + i, a + i * n);
   }
+  if (done == 0) throw Error(in.path(), "", "holds no samples");
   return done;
 }
 
@@ -38,9 +41,10 @@ std::vector<int64_t> top_classes(const std::vector<float>& p, int64_t k) {
   std::vector<int64_t> order(p.size());
   std::iota(order.begin(), order.end(), int64_t(0));
   k = std::min<int64_t>(k, int64_t(order.size()));
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
-    return p[size_t(a)] > p[size_t(b)] || (p[size_t(a)] == p[size_t(b)] && a < b);
-  });
+  // NaN (a diverged network's output) ranks last, so that the order is a true one.
+  auto rank = [&](int64_t c) { return std::isnan(p[size_t(c)]) ? -INFINITY : p[size_t(c)]; };
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int64_t a, int64_t b) { return rank(a) > rank(b) || (rank(a) == rank(b) && a < b); });
   order.resize(size_t(k));
   return order;
 }

@@ -184,13 +184,15 @@ void RunFolder::begin_manifest(const nlohmann::ordered_json& entry) {
       !manifest_["runs"].is_array())
     manifest_ = {{"runs", nlohmann::ordered_json::array()}};  // a new folder, or a run.json no longer readable
   manifest_["runs"].push_back(entry);
-  io::write_atomically((out_ / "run.json").string(), manifest_.dump(2) + "\n");
+  io::write_atomically((out_ / "run.json").string(),
+                       manifest_.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
 }
 
 void RunFolder::end_manifest() {
   if (manifest_.is_null()) return;
   manifest_["runs"].back()["finished"] = utc_now();
-  io::write_atomically((out_ / "run.json").string(), manifest_.dump(2) + "\n");
+  io::write_atomically((out_ / "run.json").string(),
+                       manifest_.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace nabla

@@ -165,6 +165,12 @@ TEST_CASE("predict refuses an input of the wrong size, naming the file, the samp
   write(dir / "short.csv", row + "\n1,2,3,4,5\n");
   write(dir / "word.csv", row + "\n" + row.substr(0, row.size() - 1) + "x\n");
   write(dir / "labels.gz", bytes_of(kLabels));
+  write(dir / "crlf.pgm", "P5\r\n28 28\r\n255\r\n" + std::string(784, '\1'));  // CR LF: the LF would be a pixel
+  write(dir / "huge.pgm", "P5 4294967296 4294967296 255\n");
+  write(dir / "empty.csv", "");
+  write(dir / "header.csv", "label,pixels\n");
+  write(dir / "far.csv", row.substr(0, row.size() - 1) + "1e300\n");
+  write(dir / "long.csv", row + "\n" + row.substr(0, row.size() - 1) + std::string(100, 'z') + "\n");
   const struct {
     const char* file;
     std::string message;
@@ -177,6 +183,14 @@ TEST_CASE("predict refuses an input of the wrong size, naming the file, the samp
       {"word.csv", (dir / "word.csv").string() + ": line 2, column 784: expected a number, found \"x\""},
       {"labels.gz", (dir / "labels.gz").string() + ": byte offset 0 of the decompressed data: expected an IDX images magic number"},
       {"absent.idx", (dir / "absent.idx").string() + ": cannot open"},
+      {"crlf.pgm", (dir / "crlf.pgm").string() + ": byte offset 15: expected 784 pixels to the end of the file, found 785 bytes"},
+      {"huge.pgm", (dir / "huge.pgm").string() + ": is a 4294967296x4294967296 image, the checkpoint's network takes "
+                                                 "784 features"},
+      {"empty.csv", (dir / "empty.csv").string() + ": holds no samples"},
+      {"header.csv", (dir / "header.csv").string() + ": holds no samples"},
+      {"far.csv", (dir / "far.csv").string() + ": line 1, column 784: expected a number, found \"1e300\""},
+      {"long.csv", (dir / "long.csv").string() + ": line 2, column 784: expected a number, found \"zzzzzzzzzzzzzzzzzzzz"
+                                                 "zzzzzzzzzzzzzzzzzzzz...\""},
   };
   for (const auto& c : cases) {
     CAPTURE(c.file);
