@@ -93,8 +93,7 @@ int train_command(const TrainFlags& f) {
   o.progress = f.quiet ? Progress::quiet : isatty(STDOUT_FILENO) ? Progress::bar : Progress::lines;
   o.command = f.command;
   if (!f.quiet) o.on_note = [](const std::string& note) { std::cout << note << "\n"; };
-  if (!f.resume.empty())  // the data the checkpoint's run recorded, changed under the same names
-    for (const std::string& w : changed_data_files(f.resume, config)) std::cerr << "warning: " << w << "\n";
+  o.on_warning = [](const std::string& w) { std::cerr << "warning: " << w << "\n"; };
   if (!f.quiet)
     std::cout << (f.resume.empty() ? "training " + config.name : "resuming " + config.name + " from " + f.resume)
               << (config.training.precision == "bf16" ? " in bf16" : "") << " into " << o.out_dir << "\n";

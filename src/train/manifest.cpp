@@ -106,16 +106,17 @@ ojson manifest_entry(const Config& c, const std::vector<std::string>& command) {
 }
 
 std::vector<std::string> changed_data_files(const std::string& checkpoint, const Config& c, const std::string& only) {
-  std::vector<std::string> changed;
-  const auto before = recorded(run_dir_of(checkpoint));
-  if (before.empty()) return changed;
-  ojson now;
+  if (recorded(run_dir_of(checkpoint)).empty()) return {};  // no manifest: nothing to hash the files for
   try {
-    now = data_fingerprints(c, only);
+    return changed_data_files(checkpoint, data_fingerprints(c, only));
   } catch (const Error&) {
-    return changed;  // a file that cannot be read: the command that reads it says so
+    return {};  // a file that cannot be read: the command that reads it says so
   }
-  for (const auto& [key, was] : before) {
+}
+
+std::vector<std::string> changed_data_files(const std::string& checkpoint, const ojson& now) {
+  std::vector<std::string> changed;
+  for (const auto& [key, was] : recorded(run_dir_of(checkpoint))) {
     if (!now.contains(key) || !was.contains("sha256") || !was["sha256"].is_string()) continue;
     const std::string a = was["sha256"], b = now[key]["sha256"];
     if (a != b)

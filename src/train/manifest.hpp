@@ -36,6 +36,8 @@ nlohmann::ordered_json manifest_entry(const Config& config, const std::vector<st
 // when there is no manifest (a checkpoint moved alone, or written before manifests).
 std::vector<std::string> changed_data_files(const std::string& checkpoint, const Config& config,
                                             const std::string& only = "data.");
+// The same against fingerprints already taken (data_fingerprints' form), so that no file is read twice.
+std::vector<std::string> changed_data_files(const std::string& checkpoint, const nlohmann::ordered_json& fingerprints);
 
 // Now, UTC, as 2026-12-01T19:55:02Z.
 std::string utc_now();

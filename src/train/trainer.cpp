@@ -302,6 +302,10 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     notes = check_resume(*from, c, options.resume);
     check_resume_fits(*from, plan.parameters(c), plan.batches_per_epoch(c), options.resume);
   }
+  // This invocation's manifest entry, its data files hashed once: for the warning below and run.json.
+  const nlohmann::ordered_json entry = manifest_entry(c, options.command);
+  if (from && options.on_warning)
+    for (const std::string& w : changed_data_files(options.resume, entry["data"])) options.on_warning(w);
   RunFolder folder(options.out_dir, options.resume, from ? &*from : nullptr);
   Run run(c, options, plan, folder, from ? &*from : nullptr, signals);
   for (const std::string& note : notes) run.add_note(note);
@@ -313,7 +317,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     throw Interrupted("stopped by " + signals.name() + " before the first step: " + folder.abandon(),
                       signals.requested());
   run.restore_or_initialize();
-  folder.begin_manifest(manifest_entry(c, options.command));
+  folder.begin_manifest(entry);
   const double load_seconds = seconds_since(started);
   for (int64_t epoch = run.first_epoch(); epoch <= c.training.epochs; ++epoch) {
     const double seconds = run.train_epoch(epoch);

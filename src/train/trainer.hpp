@@ -41,6 +41,8 @@ struct TrainOptions {
   // Called with each note of a resume (what it changes) before the first step; without it the
   // notes come back in TrainResult::notes.
   std::function<void(const std::string&)> on_note;
+  // Called with each data file a resumed checkpoint's run recorded that has changed since (run.json).
+  std::function<void(const std::string&)> on_warning;
 };
 
 struct TrainResult {

@@ -315,6 +315,16 @@ TEST_CASE("every run folder has run.json: the build, the machine, the command an
   CHECK(warned.output.find("warning: " + (dir / "test-images.gz").string() + " (data.test.images) has changed since "
                            "the run recorded it in " + out + "/run.json") == 0);
   CHECK(warned.output.find("(data.test.labels) has changed") != std::string::npos);
+  // A resume says so too, before it trains (the files hashed once, for the warning and its entry).
+  const Run resumed = run_nabla("train configs/gradcheck.json --epochs 3 --resume " + ckpt + test);
+  CAPTURE(resumed.output);
+  CHECK(resumed.code == 0);
+  CHECK(resumed.output.find("warning: " + (dir / "test-images.gz").string() + " (data.test.images) has changed") <
+        resumed.output.find("epoch 3/3"));
+  std::ifstream third(dir / "run/run.json");
+  const nlohmann::json m3 = nlohmann::json::parse(third);
+  CHECK(m3["runs"].size() == 3);
+  CHECK(m3["runs"][2]["data"]["data.test.images"]["sha256"] != m["runs"][0]["data"]["data.test.images"]["sha256"]);
   fs::remove_all(dir);
 }
 
