@@ -78,7 +78,9 @@ int train_command(const TrainFlags& f) {
   if (f.config.empty() && f.resume.empty())
     throw Error("nabla train: expected a config file, or --resume CHECKPOINT (whose config it holds)");
   // Without a config file a resume continues with the checkpoint's, changed by the flags alone.
-  const Config config = f.config.empty() ? resumed_config(f.resume, sets) : load_config(f.config, sets);
+  std::vector<std::string> notes;
+  const Config config = f.config.empty() ? resumed_config(f.resume, sets) : load_config(f.config, sets, &notes);
+  for (const std::string& n : notes) std::cerr << "note: " << n << "\n";
   if (f.dry_run) return dry_run(config, f.quiet);
   if (f.gradcheck) return gradcheck(config, f);
   check_precision(config);  // before the run folder is announced

@@ -131,7 +131,9 @@ template <class S, class E, size_t N>
 Value<S> variant(E S::*m, const Name<E> (&table)[N], const char* label) {
   Value<S> v = choice(m, table);
   v.selects = selector_of<E>();
-  v.current = [=](const S& s) { return Variant{1u << static_cast<unsigned>(s.*m), to_string(s.*m), label}; };
+  v.current = [=](const S& s) {
+    return Variant{1u << static_cast<unsigned>(s.*m), to_string(s.*m), label, true, false, ""};
+  };
   return v;
 }
 
@@ -195,6 +197,7 @@ bool read_section(Reader& r, const Section<S>& s, const ojson& v, const std::str
     now = k.value.current(out);
     now.ok = ok;
     now.given = given;
+    now.at = given ? child(path, k.name) : "";
   }
   const std::string schema = schema_path(path);
   for (const auto& [name, x] : v.items()) {

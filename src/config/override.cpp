@@ -62,9 +62,9 @@ ojson value_of(const std::string& text, const std::string& assignment) {
   return value;
 }
 
-// The value the steps lead to, creating on the way a known section that the config leaves out
-// (all defaults). The last step's key is added when it is missing.
-ojson& target(ojson& root, const std::vector<Step>& steps, const std::string& assignment) {
+// The value the steps lead to and its path as the config's messages write it ("model.layers[2].units"), creating on the
+// way a known section that the config leaves out (all defaults). The last step's key is added when it is missing.
+std::pair<ojson&, std::string> target(ojson& root, const std::vector<Step>& steps, const std::string& assignment) {
   ojson* at = &root;
   std::string walked;   // as written, for messages
   std::string section;  // the same with indexes as "[]", to look up the format's keys
@@ -96,17 +96,19 @@ ojson& target(ojson& root, const std::vector<Step>& steps, const std::string& as
     walked = here;
     section = config::child(section, step.key);
   }
-  return *at;
+  return {*at, walked};
 }
 
 }  // namespace
 
-void apply_override(nlohmann::ordered_json& root, const std::string& assignment) {
+std::string apply_override(nlohmann::ordered_json& root, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) fail(assignment, "", "expected PATH=VALUE, e.g. training.epochs=20");
   const std::vector<Step> steps = steps_of(assignment.substr(0, eq), assignment);
   ojson value = value_of(assignment.substr(eq + 1), assignment);
-  target(root, steps, assignment) = std::move(value);
+  auto [at, path] = target(root, steps, assignment);
+  at = std::move(value);
+  return path;
 }
 
 }  // namespace nabla

@@ -2,6 +2,7 @@
 // "FILE: JSON.PATH: message" line; nothing falls back to a default silently and nothing stops at
 // the first error. The keys are read through the schema (schema.cpp); here are the checks across
 // sections and the entry points.
+#include <algorithm>
 #include <filesystem>
 
 #include "config/json.hpp"
@@ -110,18 +111,44 @@ Config parse_config(const nlohmann::json& j, const std::string& path, const std:
   return parse_config(nlohmann::ordered_json(j), path, base_dir);
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+Config load_config(const std::string& path, const std::vector<std::string>& overrides,
+                   std::vector<std::string>* notes) {
   const std::string text = config::read_text(path);
   Reader r(path, fs::path(path).parent_path().string());
   ojson root = config::parse_text(text, path, r.errors);
+  std::vector<std::string> assignments;  // by r.set_paths
   for (const auto& o : overrides) {
     try {
-      apply_override(root, o);
+      r.set_paths.push_back(apply_override(root, o));
+      assignments.push_back(o);
     } catch (const Error& e) {
       r.errors.push_back(e.what());
     }
   }
-  return parse(r, root);
+  Config c = parse(r, root);
+  // "--set optimizer.type=adam: left out configs/x.json's optimizer.momentum and optimizer.nesterov
+  // (they apply only to sgd)", once for a path set twice
+  for (size_t s = 0; notes && s < r.set_paths.size(); ++s) {
+    if (std::find(r.set_paths.begin() + s + 1, r.set_paths.end(), r.set_paths[s]) != r.set_paths.end()) continue;
+    std::vector<std::string> whos;  // a clause each, in order
+    std::vector<std::vector<std::string>> keys;
+    for (const Reader::LeftOut& l : r.left_out) {
+      if (l.selector != r.set_paths[s]) continue;
+      const size_t w = std::find(whos.begin(), whos.end(), l.who) - whos.begin();
+      if (w == whos.size()) whos.push_back(l.who), keys.emplace_back();
+      keys[w].push_back(l.key);
+    }
+    std::string clauses;
+    for (size_t w = 0; w < whos.size(); ++w) {
+      std::string list;
+      for (size_t k = 0; k < keys[w].size(); ++k)
+        list += (k == 0 ? "" : k + 1 == keys[w].size() ? " and " : ", ") + keys[w][k];
+      clauses += (w == 0 ? "" : "; ") + list + " (" + (keys[w].size() == 1 ? "it applies" : "they apply") +
+                 " only to " + whos[w] + ")";
+    }
+    if (!clauses.empty()) notes->push_back("--set " + assignments[s] + ": left out " + path + "'s " + clauses);
+  }
+  return c;
 }
 
 }  // namespace nabla

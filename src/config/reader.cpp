@@ -106,6 +106,13 @@ bool Reader::applies(const std::vector<Only>& only, const std::string& path) {
   for (const Only& o : only)
     if (ruled_out(o, variants)) {
       const Variant& v = chosen(variants, o.selector);
+      auto set = [&](const std::string& p) {
+        return std::find(set_paths.begin(), set_paths.end(), p) != set_paths.end();
+      };
+      if (!v.at.empty() && set(v.at) && !set(path)) {
+        left_out.push_back({path, o.who, v.at});
+        return false;
+      }
       error(path, std::string("applies only to ") + o.who + " " + is_note(v.label, v.name, v.given));
       return false;
     }

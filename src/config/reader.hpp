@@ -78,6 +78,7 @@ struct Variant {
   const char* label = "";  // how notes name it: "optimizer.type", "this layer's activation"
   bool ok = true;          // false when it was given and invalid: then every key is taken to apply
   bool given = false;
+  std::string at;  // the JSON path of the key that chose it, when given: "optimizer.type"
 };
 using Variants = std::array<Variant, 6>;  // by Selector
 
@@ -112,12 +113,21 @@ class Reader {
 
   std::vector<std::string> errors;  // load_config puts duplicate keys and bad --set here first
   Variants variants{};
+  // The JSON paths that --set changed. A key of the file that no longer applies because --set
+  // changed its variant (optimizer.type=adam leaves optimizer.momentum behind) is left out, and
+  // said in `left_out`, rather than an error.
+  std::vector<std::string> set_paths;
+  struct LeftOut {
+    std::string key, who, selector;  // "optimizer.momentum", "sgd", "optimizer.type"
+  };
+  std::vector<LeftOut> left_out;
 
   const std::string& file() const { return file_; }
   void error(const std::string& path, const std::string& what);
   // True when neither `path` nor an object around it had an error, so its value can be trusted.
   bool ok(const std::string& path) const;
-  // Reports "applies only to ..." at `path` and returns false when may_apply does not hold.
+  // Reports "applies only to ..." at `path` and returns false when may_apply does not hold (or
+  // records it in left_out, see set_paths).
   bool applies(const std::vector<Only>& only, const std::string& path);
 
   // Each checks type and range, stores only a valid value and says whether it did.

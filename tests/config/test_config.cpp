@@ -279,6 +279,39 @@ TEST_CASE("overridden values get the same validation naming the config file and 
         file + ": optimizer.momentum: applies only to sgd (optimizer.type is \"adam\")\n");
 }
 
+TEST_CASE("an override that picks another variant leaves out the file's keys of the old one, with a note") {
+  const std::string file = write_file("set/variant.json", R"({"data": {"train": {"images": "t.gz", "labels": "l.gz"}},
+    "model": {"layers": [{"units": 8, "activation": "leaky_relu", "negative_slope": 0.1}, {"activation": "softmax"}]},
+    "optimizer": {"type": "sgd", "momentum": 0.9, "nesterov": true},
+    "schedule": {"type": "step", "step_size": 5, "gamma": 0.5}})");
+  std::vector<std::string> notes;
+  const Config c = nabla::load_config(
+      file, {"optimizer.type=adam", "schedule.type=cosine", "model.layers[0].activation=tanh", "optimizer.type=adamw"},
+      &notes);
+  CHECK(c.optimizer.type == nabla::OptimizerKind::adamw);
+  CHECK(c.optimizer.momentum == 0);  // the default, not the file's 0.9
+  CHECK_FALSE(c.optimizer.nesterov);
+  CHECK(c.schedule.type == nabla::ScheduleKind::cosine);
+  CHECK(c.layers[0].activation == nabla::Activation::tanh);
+  REQUIRE(notes.size() == 3);  // optimizer.type, set twice, gets one
+  CHECK(notes[0] == "--set schedule.type=cosine: left out " + file +
+                        "'s schedule.step_size (it applies only to the step schedule); schedule.gamma (it applies only "
+                        "to the step and exponential schedules)");
+  CHECK(notes[1] == "--set model.layers[0].activation=tanh: left out " + file +
+                        "'s model.layers[0].negative_slope (it applies only to leaky_relu)");
+  CHECK(notes[2] == "--set optimizer.type=adamw: left out " + file +
+                        "'s optimizer.momentum and optimizer.nesterov (they apply only to sgd)");
+
+  // Nothing to leave out: no note. In the file, a key of another variant stays an error.
+  notes.clear();
+  (void)nabla::load_config(file, {"optimizer.type=sgd", "training.epochs=2"}, &notes);
+  CHECK(notes.empty());
+  const std::string mixed = write_file("set/mixed.json", R"({"data": {"train": {"images": "t.gz", "labels": "l.gz"}},
+    "model": {"layers": [{"activation": "softmax"}]}, "optimizer": {"type": "adam", "momentum": 0.9}})");
+  CHECK(errors_of(mixed, {"training.epochs=2"}) ==
+        mixed + ": optimizer.momentum: applies only to sgd (optimizer.type is \"adam\")\n");
+}
+
 TEST_CASE("bad --set paths name the override and are reported with the config's errors") {
   const std::string file = write_file("set/bad.json", kMinimal);
   auto one = [&](const std::string& set) { return errors_of(file, {set}); };
