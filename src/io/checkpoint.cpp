@@ -2,12 +2,15 @@
 
 #include <zlib.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <type_traits>
 
 #include "config/json.hpp"
 #include "io/atomic_file.hpp"
@@ -50,6 +53,36 @@ uint32_t metadata_crc(const std::map<std::string, std::string>& m) {
   return crc32_of(all);
 }
 
+// The config's data files by key. The checkpoint also holds each relative to its own folder
+// (__metadata__.data_paths), so that a run folder moved with its data, or a copied project, finds
+// them again.
+template <class C>
+auto data_files(C& c) {
+  using Path = std::conditional_t<std::is_const_v<C>, const std::string*, std::string*>;
+  auto& t = c.data.train;
+  auto& v = c.data.test;
+  return std::array<std::pair<const char*, Path>, 6>{{{"data.train.images", &t.images},
+                                                      {"data.train.labels", &t.labels},
+                                                      {"data.train.csv", &t.csv},
+                                                      {"data.test.images", &v.images},
+                                                      {"data.test.labels", &v.labels},
+                                                      {"data.test.csv", &v.csv}}};
+}
+
+// "../../data/fashion-mnist/t10k-images-idx3-ubyte.gz" for runs/default/checkpoints/best.safetensors
+std::string data_paths_json(const Config& c, const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path folder = fs::absolute(fs::path(checkpoint).parent_path(), ec).lexically_normal();
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [key, file] : data_files(c)) {
+    if (file->empty() || ec) continue;
+    const fs::path relative = fs::path(*file).lexically_normal().lexically_relative(folder);
+    if (!relative.empty()) j[key] = relative.string();
+  }
+  return j.dump();
+}
+
 std::string hex32(uint32_t v) {
   char b[16];
   std::snprintf(b, sizeof b, "%08" PRIx32, v);
@@ -78,6 +111,7 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
   m["format"] = kFormat;
   m["format_version"] = kVersion;
   m["config"] = to_json(config).dump();
+  m["data_paths"] = data_paths_json(config, path);
   m["epoch"] = std::to_string(s.epoch);
   m["step"] = std::to_string(s.step);
   m["batch"] = std::to_string(s.batch);
@@ -191,6 +225,27 @@ void read_config(const Metadata& m, const std::string& path, Checkpoint& c) {
   c.config.path = path;
 }
 
+// A data file of the config that is gone but is found at the same place relative to the checkpoint
+// (the run folder moved with its data) is taken from there, and said in c.moved. A file found
+// nowhere is left for the command that reads it to report.
+void find_moved_data(const Metadata& m, const std::string& path, Checkpoint& c) {
+  namespace fs = std::filesystem;
+  if (!m.all().count("data_paths")) return;  // written before nabla kept them
+  const nlohmann::json j = nlohmann::json::parse(m.get("data_paths"), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw m.fail("__metadata__.data_paths: expected a JSON object of strings");
+  const fs::path folder = fs::path(path).parent_path();
+  for (const auto& [key, file] : data_files(c.config)) {
+    std::error_code ec;
+    if (file->empty() || fs::exists(*file, ec) || !j.contains(key)) continue;
+    if (!j[key].is_string()) throw m.fail("__metadata__.data_paths." + std::string(key) + ": expected a string");
+    const fs::path there = fs::absolute(folder / j[key].get<std::string>(), ec).lexically_normal();
+    if (ec || !fs::is_regular_file(there, ec)) continue;
+    c.moved.push_back(std::string(key) + ": " + *file + " does not exist; using " + there.string() +
+                      ", at the same place relative to the checkpoint");
+    *file = there.string();
+  }
+}
+
 RunState read_run_state(const Metadata& m) {
   RunState s;
   s.epoch = m.integer("epoch");
@@ -284,6 +339,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   Checkpoint c;
   c.format_version = m.get("format_version");
   read_config(m, path, c);
+  find_moved_data(m, path, c);
   c.state = read_run_state(m);
   c.optimizer = m.get("optimizer");
   if (c.optimizer != to_string(c.config.optimizer.type))

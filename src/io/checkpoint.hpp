@@ -5,7 +5,8 @@
 //   tensor optimizer.state [buffers, parameters]  the optimiser's moments (absent for plain SGD)
 //   __metadata__ (strings):
 //     format "nabla-checkpoint", format_version "2" (version 1 files, without crc32_metadata, still
-//     load), config (the resolved config, JSON),
+//     load), config (the resolved config, JSON), data_paths (its data files relative to the
+//     checkpoint's folder, JSON: a moved run folder finds its data again; absent in older files),
 //     epoch (epochs completed), step (optimiser steps taken), batch (batches done of the next epoch:
 //     non-zero only when a signal stopped the run mid-epoch), rng_dropout (the dropout stream's state),
 //     optimizer, optimizer_steps, best_metric, best_epoch, since_best (early stopping), the partial
@@ -47,6 +48,9 @@ struct Checkpoint {
   std::string optimizer;            // sgd, adam, adamw
   std::vector<float> params;        // in Network's layout
   std::vector<float> optimizer_state;
+  // The data files the config names that were gone and were found relative to the checkpoint: a
+  // line each, "data.test.images: OLD does not exist; using NEW, at the same place ...".
+  std::vector<std::string> moved;
 };
 
 // Writes net's parameters, the optimiser's state and the run state to `path` atomically.
@@ -57,6 +61,7 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
 // config, and every tensor's dtype and shape against the network the config describes (its input
 // size and class count, which only the data knows, are read off the first and last weights and then
 // checked in every other tensor). Throws nabla::Error "PATH: what failed: expected ..., found ...".
+// A data file of the config that is gone is looked for relative to the checkpoint (see `moved`).
 Checkpoint load_checkpoint(const std::string& path);
 
 }  // namespace nabla::io

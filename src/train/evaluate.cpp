@@ -133,7 +133,11 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   const int64_t k = top_k < classes ? top_k : 0;
   CheckpointEvaluation result{ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes, k), {}, {}};
   if (int64_t(c.data.class_names.size()) == classes) result.class_names = c.data.class_names;
-  if (!given) result.warnings = changed_data_files(path, c, "data.test.");
+  if (!given) {
+    for (const std::string& m : ck.moved)
+      if (m.rfind("data.test.", 0) == 0) result.warnings.push_back(m);
+    for (const std::string& w : changed_data_files(path, c, "data.test.")) result.warnings.push_back(w);
+  }
   return result;
 }
 

@@ -304,8 +304,10 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   }
   // This invocation's manifest entry, its data files hashed once: for the warning below and run.json.
   const nlohmann::ordered_json entry = manifest_entry(c, options.command);
-  if (from && options.on_warning)
+  if (from && options.on_warning) {
+    for (const std::string& w : from->moved) options.on_warning(w);
     for (const std::string& w : changed_data_files(options.resume, entry["data"])) options.on_warning(w);
+  }
   RunFolder folder(options.out_dir, options.resume, from ? &*from : nullptr);
   Run run(c, options, plan, folder, from ? &*from : nullptr, signals);
   for (const std::string& note : notes) run.add_note(note);

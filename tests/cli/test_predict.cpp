@@ -479,3 +479,41 @@ TEST_CASE("eval of a checkpoint whose test files are gone names the config key a
   CHECK(run_nabla("eval " + ckpt + " --images " + kImages + " --labels " + kLabels).code == 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("a run folder moved with its data finds the data again relative to the checkpoint") {
+  const fs::path dir = fresh_dir("project-moved");
+  fs::create_directories(dir / "a/data");
+  fs::copy_file(kImages, dir / "a/data/test-images.gz");
+  fs::copy_file(kLabels, dir / "a/data/test-labels.gz");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + (dir / "a/runs/r").string() +
+                    " --set data.test.images=" + (dir / "a/data/test-images.gz").string() +
+                    " --set data.test.labels=" + (dir / "a/data/test-labels.gz").string())
+              .code == 0);
+  const Run before = run_nabla("eval " + (dir / "a/runs/r/checkpoints/best.safetensors").string());
+  REQUIRE(before.code == 0);
+  CHECK(before.output.find("warning") == std::string::npos);
+
+  fs::rename(dir / "a", dir / "b");  // the whole project, as copied to another machine
+  const std::string ckpt = (dir / "b/runs/r/checkpoints/best.safetensors").string();
+  const Run after = run_nabla("eval " + ckpt);
+  REQUIRE(after.code == 0);
+  const std::string note = "warning: data.test.images: " + (dir / "a/data/test-images.gz").string() +
+                           " does not exist; using " + (dir / "b/data/test-images.gz").string() +
+                           ", at the same place relative to the checkpoint\n";
+  CHECK(after.output.rfind(note, 0) == 0);
+  CHECK(after.output.find("warning: data.test.labels: ") != std::string::npos);
+  CHECK(after.output.find("has changed since") == std::string::npos);  // the same bytes, by SHA-256
+  // The same figures as before the move.
+  auto figures = [](const std::string& out) {
+    const size_t at = out.find("\nloss ");
+    return at == std::string::npos ? std::string("(none)") : out.substr(at, out.find('\n', at + 1) - at);
+  };
+  CHECK(figures(after.output) == figures(before.output));
+  CHECK(figures(after.output) != "(none)");
+
+  // A resume without a config takes the config's data from the checkpoint, found the same way.
+  const Run resumed = run_nabla("train --epochs 2 --resume " + (dir / "b/runs/r/checkpoints/last.safetensors").string());
+  CHECK(resumed.code == 0);
+  CHECK(resumed.output.find(note) != std::string::npos);
+  fs::remove_all(dir);
+}
