@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libcli11-dev nlohmann-json3-dev libopenblas-dev doctest-dev
-          zlib1g-dev libdnnl-dev libssl-dev dataset-fashion-mnist "$@")
+          zlib1g-dev libpng-dev libdnnl-dev libssl-dev dataset-fashion-mnist "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,10 +1,13 @@
 #include "data/inputs.hpp"
 
+#include <png.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +21,12 @@ namespace nabla::data {
 namespace {
 
 std::string size_text(int64_t features) { return std::to_string(features) + " features"; }
+
+std::string image_size_error(int64_t width, int64_t height, int64_t features) {
+  const bool small = width < (int64_t(1) << 31) && height < (int64_t(1) << 31);
+  return "is a " + std::to_string(width) + "x" + std::to_string(height) + " image" +
+         (small ? " = " + size_text(width * height) : "") + ", the checkpoint's network takes " + size_text(features);
+}
 
 // IDX images: the records stream through a buffer of one batch's bytes.
 class IdxInputs final : public Inputs {
@@ -69,13 +78,8 @@ class PgmInputs final : public Inputs {
     if (maxval < 1 || maxval > 255)
       throw Error(path, "", "maxval " + std::to_string(maxval) + ": expected an 8-bit image (maxval 1 to 255)");
     // Compared without overflow: a header may give any width and height.
-    if (width == 0 || height == 0 || width > features / height || width * height != features) {
-      const bool small = width < (int64_t(1) << 31) && height < (int64_t(1) << 31);
-      throw Error(path, "",
-                  "is a " + std::to_string(width) + "x" + std::to_string(height) + " image" +
-                      (small ? " = " + size_text(width * height) : "") + ", the checkpoint's network takes " +
-                      size_text(features));
-    }
+    if (width == 0 || height == 0 || width > features / height || width * height != features)
+      throw Error(path, "", image_size_error(width, height, features));
     pixels_.resize(size_t(features));
     if (binary) {
       // One whitespace byte after maxval, then exactly the pixels.
@@ -127,6 +131,46 @@ class PgmInputs final : public Inputs {
 
   std::string text_;
   size_t pos_ = 0;
+  std::vector<uint8_t> pixels_;
+  bool done_ = false;
+};
+
+// One PNG image, through libpng's simplified API: any bit depth and colour type becomes 8-bit grey
+// (colour by its luminance, transparency over black, the background of the training images).
+class PngInputs final : public Inputs {
+ public:
+  PngInputs(const std::string& path, int64_t features, double scale) : Inputs(path, features, scale) {
+    std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!file) throw Error(path, "", "cannot open: " + std::string(std::strerror(errno)));
+    png_image image{};
+    image.version = PNG_IMAGE_VERSION;
+    // Only the header is read here: the size is checked before any pixel is.
+    if (!png_image_begin_read_from_stdio(&image, file.get())) fail(image);
+    const int64_t width = image.width, height = image.height;  // 32-bit each: no overflow
+    if (width * height != features) {
+      png_image_free(&image);
+      throw Error(path, "", image_size_error(width, height, features));
+    }
+    image.format = PNG_FORMAT_GRAY;
+    pixels_.assign(size_t(features), 0);  // black, for transparent pixels to be composed onto
+    if (!png_image_finish_read(&image, nullptr, pixels_.data(), 0, nullptr)) fail(image);
+  }
+
+  int64_t read(int64_t n, float* x) override {
+    if (done_ || n <= 0) return 0;
+    scale_sample(Dtype::u8, pixels_.data(), features_, scale_, x);
+    done_ = true;
+    return 1;
+  }
+
+ private:
+  [[noreturn]] void fail(png_image& image) {
+    std::string message = image.message;
+    if (message == "Read Error") message = "the file ends early (libpng: Read Error)";
+    png_image_free(&image);
+    throw Error(path_, "", "not a PNG image libpng can read: " + message);
+  }
+
   std::vector<uint8_t> pixels_;
   bool done_ = false;
 };
@@ -228,6 +272,10 @@ std::unique_ptr<Inputs> Inputs::open(const std::string& path, int64_t features, 
   if (got >= 2 && head[0] == 'P' && (head[1] == '5' || head[1] == '2')) {
     if (probe.gzip()) throw Error(path, "", "a gzip-compressed PGM image: decompress it first");
     return std::make_unique<PgmInputs>(path, features, scale);
+  }
+  if (got == 4 && head[0] == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G') {
+    if (probe.gzip()) throw Error(path, "", "a gzip-compressed PNG image: decompress it first");
+    return std::make_unique<PngInputs>(path, features, scale);
   }
   if (got == 4 && head[0] == 0 && head[1] == 0 && (head[2] == 0x08 || head[2] == 0x0D))
     return std::make_unique<IdxInputs>(path, features, scale);

@@ -4,6 +4,8 @@
 // by its content, not its name:
 //   IDX images (raw or gzip; magic 0x00000803/0x00000802, or 0x00000D..: float32), every record a sample;
 //   a PGM image (P5 binary or P2 text, 8-bit), one sample; any maxval other than 255 is mapped to 0..255;
+//   a PNG image (libpng), one sample: any bit depth or colour type, read as 8-bit grey (colour by its
+//   luminance, transparent pixels over black);
 //   otherwise CSV text, a sample a row: `features` values, or a label and then `features` values (the
 //   label is passed over); a first row that is not numbers is a header.
 #include <cstdint>

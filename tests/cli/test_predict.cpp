@@ -1,6 +1,7 @@
 // nabla predict and nabla inspect, run as a user runs them.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <filesystem>
@@ -55,6 +56,31 @@ std::vector<nlohmann::json> predicted(const std::string& ckpt, const std::string
 
 std::string big_endian(uint32_t v) {
   return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+// A PNG file made byte by byte from the format's specification (zlib for the compression and the
+// CRCs), not by libpng, which nabla reads it with. `rows` holds `height` rows of samples as the
+// colour type and bit depth lay them out; each is written with filter type 0.
+// `srgb` adds an sRGB chunk (without one, libpng takes 16-bit samples for linear light).
+std::string png(uint32_t width, uint32_t height, int color_type, int bit_depth, const std::string& rows,
+                bool srgb = false) {
+  auto chunk = [](const std::string& type, const std::string& data) {
+    const std::string body = type + data;
+    return big_endian(uint32_t(data.size())) + body +
+           big_endian(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size()))));
+  };
+  const size_t stride = rows.size() / height;
+  std::string raw;
+  for (uint32_t y = 0; y < height; ++y) raw += '\0' + rows.substr(y * stride, stride);
+  uLongf size = compressBound(uLong(raw.size()));
+  std::string z(size, '\0');
+  REQUIRE(compress(reinterpret_cast<Bytef*>(z.data()), &size, reinterpret_cast<const Bytef*>(raw.data()),
+                   uLong(raw.size())) == Z_OK);
+  z.resize(size);
+  const std::string header = big_endian(width) + big_endian(height) + char(bit_depth) + char(color_type) + '\0' +
+                             '\0' + '\0';
+  return "\x89PNG\r\n\x1a\n" + chunk("IHDR", header) + (srgb ? chunk("sRGB", std::string(1, '\0')) : "") +
+         chunk("IDAT", z) + chunk("IEND", "");
 }
 
 }  // namespace
@@ -132,6 +158,24 @@ TEST_CASE("predict reads a sample from PGM (P5 and P2) and CSV (with and without
     CHECK(rows[0]["index"] == 0);
     same(rows[0], k);
   }
+  // The same pixels as PNG: 8-bit grey, grey with an opaque alpha, 16-bit sRGB grey, and RGB with R = G = B.
+  const std::string grey(pixels, pixels + 784);
+  std::string alpha, deep, rgb;
+  for (char p : grey) {
+    alpha += {p, '\xff'};
+    deep += {p, p};  // v * 257: the same intensity in 16 bits
+    rgb += {p, p, p};
+  }
+  write(dir / "s.png", png(28, 28, 0, 8, grey));
+  write(dir / "alpha.png", png(28, 28, 4, 8, alpha));
+  write(dir / "deep.png", png(28, 28, 0, 16, deep, /*srgb=*/true));
+  write(dir / "rgb.png", png(28, 28, 2, 8, rgb));
+  for (const std::string image : {"s.png", "alpha.png", "deep.png", "rgb.png"}) {
+    CAPTURE(image);
+    const auto rows = predicted(ckpt, (dir / image).string(), dir / "png.jsonl");
+    REQUIRE(rows.size() == 1);
+    same(rows[0], k);
+  }
   for (const char* csv : {"with.csv", "without.csv"}) {
     CAPTURE(csv);
     const auto rows = predicted(ckpt, (dir / csv).string(), dir / "csv.jsonl");
@@ -171,6 +215,12 @@ TEST_CASE("predict refuses an input of the wrong size, naming the file, the samp
   write(dir / "header.csv", "label,pixels\n");
   write(dir / "far.csv", row.substr(0, row.size() - 1) + "1e300\n");
   write(dir / "long.csv", row + "\n" + row.substr(0, row.size() - 1) + std::string(100, 'z') + "\n");
+  const std::string good = png(28, 28, 0, 8, std::string(784, '\1'));
+  write(dir / "small.png", png(20, 20, 0, 8, std::string(400, '\1')));
+  write(dir / "cut.png", good.substr(0, good.size() - 30));  // the end of IDAT and IEND missing
+  std::string bad_crc = good;
+  bad_crc[29] ^= 1;  // in IHDR's CRC
+  write(dir / "crc.png", bad_crc);
   const struct {
     const char* file;
     std::string message;
@@ -186,6 +236,10 @@ TEST_CASE("predict refuses an input of the wrong size, naming the file, the samp
       {"crlf.pgm", (dir / "crlf.pgm").string() + ": byte offset 15: expected 784 pixels to the end of the file, found 785 bytes"},
       {"huge.pgm", (dir / "huge.pgm").string() + ": is a 4294967296x4294967296 image, the checkpoint's network takes "
                                                  "784 features"},
+      {"small.png", (dir / "small.png").string() + ": is a 20x20 image = 400 features, the checkpoint's network takes "
+                                                   "784 features"},
+      {"cut.png", (dir / "cut.png").string() + ": not a PNG image libpng can read: "},
+      {"crc.png", (dir / "crc.png").string() + ": not a PNG image libpng can read: IHDR: CRC error"},
       {"empty.csv", (dir / "empty.csv").string() + ": holds no samples"},
       {"header.csv", (dir / "header.csv").string() + ": holds no samples"},
       {"far.csv", (dir / "far.csv").string() + ": line 1, column 784: expected a number, found \"1e300\""},
