@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "util/error.hpp"
 
@@ -18,48 +20,73 @@ namespace {
   throw Error(path, "", what + ": " + std::strerror(errno));
 }
 
+// Creates the temporary file: a name nothing else uses (O_EXCL, with a random part, so that two
+// writers of the same target never share one), never through a link (O_NOFOLLOW), with the mode the
+// target has, or 0644 less the umask for a new file.
+int create_temporary(const std::filesystem::path& folder, const std::filesystem::path& target, mode_t mode,
+                     std::string& tmp) {
+  std::random_device random;
+  for (int attempt = 0;; ++attempt) {
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%08x", unsigned(random()));
+    std::string name = ".";  // hidden beside the target (built piece by piece: GCC 12 warns falsely on "." + ...)
+    name += target.filename().string();
+    name += ".tmp-";
+    name += suffix;
+    tmp = (folder / name).string();
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0 || errno != EEXIST || attempt == 100) return fd;
+  }
+}
+
+// Closes fd and removes the temporary file after a failure, keeping the failure's errno.
+void discard(int fd, const std::string& tmp) {
+  const int e = errno;
+  if (fd >= 0) ::close(fd);
+  ::unlink(tmp.c_str());
+  errno = e;
+}
+
 }  // namespace
 
 void write_atomically(const std::string& path, std::string_view bytes) {
   const std::filesystem::path target(path);
   const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
-  std::string tmp_name = target.filename().string();  // .NAME.tmp-PID, hidden beside the target
-  tmp_name.insert(0, 1, '.');
-  tmp_name += ".tmp-" + std::to_string(::getpid());
-  const std::string tmp = (folder / tmp_name).string();
 
   // A rename would put a regular file where a device, a pipe or a link stands (--output /dev/null
   // would replace the device): only a regular file, or nothing, is replaced.
   struct stat st = {};
-  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+  const bool exists = ::lstat(path.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode))
     throw Error(path, "", "is not a regular file (a device, a pipe, a folder or a link): it is not replaced");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string tmp;
+  const int fd = create_temporary(folder, target, 0644, tmp);
   if (fd < 0) fail(path, "cannot create a file in its folder (" + tmp + ")");
+  // A replaced file keeps its permissions (umask gave the new one its own).
+  if (exists && ::fchmod(fd, st.st_mode & 07777) != 0) {
+    discard(fd, tmp);
+    fail(tmp, "cannot set its mode");
+  }
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      errno = e;
+      discard(fd, tmp);
       fail(tmp, "cannot write");
     }
     done += size_t(n);
   }
   if (::fsync(fd) != 0) {
-    const int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    errno = e;
+    discard(fd, tmp);
     fail(tmp, "cannot fsync");
   }
-  ::close(fd);
+  if (::close(fd) != 0) {  // on some file systems the last write error comes here
+    discard(-1, tmp);
+    fail(tmp, "cannot close");
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    errno = e;
+    discard(-1, tmp);
     fail(path, "cannot rename the temporary file over it");
   }
   const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

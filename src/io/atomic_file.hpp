@@ -2,6 +2,7 @@
 // Replacing a file so that a crash never leaves half of it under the good name: the bytes go to a
 // temporary name in the same folder, are flushed and fsync'd, then renamed over the target, and the
 // folder is fsync'd so the rename itself is durable. Until the rename the old file is untouched.
+// The temporary name is new (O_EXCL, a random part) and never a link; a replaced file keeps its mode.
 #include <string>
 #include <string_view>
 

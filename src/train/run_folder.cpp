@@ -177,15 +177,28 @@ void RunFolder::write_summary(const nlohmann::ordered_json& summary) const {
   io::write_atomically((out_ / "summary.json").string(), summary.dump(2) + "\n");
 }
 
-void RunFolder::begin_manifest(const nlohmann::ordered_json& entry) {
-  std::ifstream in(out_ / "run.json");
+std::string RunFolder::begin_manifest(const nlohmann::ordered_json& entry) {
+  const fs::path path = out_ / "run.json";
+  std::string warning;
+  std::ifstream in(path);
   manifest_ = in ? nlohmann::ordered_json::parse(in, nullptr, false) : nlohmann::ordered_json();
+  in.close();
   if (manifest_.is_discarded() || !manifest_.is_object() || !manifest_.contains("runs") ||
-      !manifest_["runs"].is_array())
-    manifest_ = {{"runs", nlohmann::ordered_json::array()}};  // a new folder, or a run.json no longer readable
+      !manifest_["runs"].is_array()) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) {  // damaged, or not nabla's: kept for whoever wants to look
+      const fs::path aside = out_ / "run.json.unreadable";
+      fs::rename(path, aside, ec);
+      if (ec) throw Error(path.string(), "", "cannot be read as a run manifest, nor set aside: " + ec.message());
+      warning = path.string() + " could not be read as a run manifest (the runs before this one are not in it): set "
+                "aside as " + aside.string() + ", and a new one begun";
+    }
+    manifest_ = {{"runs", nlohmann::ordered_json::array()}};
+  }
   manifest_["runs"].push_back(entry);
   io::write_atomically((out_ / "run.json").string(),
                        manifest_.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+  return warning;
 }
 
 void RunFolder::end_manifest() {

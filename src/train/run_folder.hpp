@@ -60,8 +60,9 @@ class RunFolder {
   void append_metrics(const nlohmann::ordered_json& row);  // flushed; a failed write throws
   void write_summary(const nlohmann::ordered_json& summary) const;
   // run.json (train/manifest.hpp): this invocation's entry added to those of the runs before it in
-  // the folder; then, when the run ends, its finish time.
-  void begin_manifest(const nlohmann::ordered_json& entry);
+  // the folder; then, when the run ends, its finish time. A run.json that cannot be read as one is
+  // set aside as run.json.unreadable (not lost), and the warning that says so is returned.
+  std::string begin_manifest(const nlohmann::ordered_json& entry);
   void end_manifest();
 
  private:

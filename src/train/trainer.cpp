@@ -319,7 +319,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     throw Interrupted("stopped by " + signals.name() + " before the first step: " + folder.abandon(),
                       signals.requested());
   run.restore_or_initialize();
-  folder.begin_manifest(entry);
+  if (const std::string w = folder.begin_manifest(entry); !w.empty() && options.on_warning) options.on_warning(w);
   const double load_seconds = seconds_since(started);
   for (int64_t epoch = run.first_epoch(); epoch <= c.training.epochs; ++epoch) {
     const double seconds = run.train_epoch(epoch);

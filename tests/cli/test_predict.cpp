@@ -379,6 +379,18 @@ TEST_CASE("every run folder has run.json: the build, the machine, the command an
   const nlohmann::json m3 = nlohmann::json::parse(third);
   CHECK(m3["runs"].size() == 3);
   CHECK(m3["runs"][2]["data"]["data.test.images"]["sha256"] != m["runs"][0]["data"]["data.test.images"]["sha256"]);
+
+  // A run.json damaged by hand is set aside, not lost, and a new one begun, with a warning.
+  write(dir / "run/run.json", "{\"runs\": [");
+  const Run damaged = run_nabla("train configs/gradcheck.json --quiet --epochs 4 --resume " + ckpt + test);
+  CAPTURE(damaged.output);
+  CHECK(damaged.code == 0);
+  CHECK(damaged.output.find("warning: " + out + "/run.json could not be read as a run manifest (the runs before this "
+                            "one are not in it): set aside as " + out + "/run.json.unreadable, and a new one begun\n") !=
+        std::string::npos);
+  CHECK(bytes_of(dir / "run/run.json.unreadable") == "{\"runs\": [");
+  std::ifstream fourth(dir / "run/run.json");
+  CHECK(nlohmann::json::parse(fourth)["runs"].size() == 1);
   fs::remove_all(dir);
 }
 

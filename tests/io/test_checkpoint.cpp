@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "config/json.hpp"
+#include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
 #include "io/safetensors.hpp"
 #include "util/error.hpp"
@@ -290,5 +291,18 @@ TEST_CASE("writing a checkpoint leaves no temporary file and replaces the old on
   for (const auto& e : fs::directory_iterator(p.parent_path()))
     files += e.path().filename().string().find(".tmp-") != std::string::npos;
   CHECK(files == 0);
+  CHECK_NOTHROW(io::load_checkpoint(p.string()));
+
+  // A replaced file keeps its permissions; a link at the name is refused, and its target left alone.
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  (void)good_checkpoint(p);
+  CHECK((fs::status(p).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  const fs::path link = temp_path("link.safetensors");
+  fs::create_symlink(p, link);
+  CHECK_THROWS_WITH_AS(io::write_atomically(link.string(), "x"),
+                       (link.string() + ": is not a regular file (a device, a pipe, a folder or a link): it is not "
+                                        "replaced").c_str(),
+                       nabla::Error);
+  CHECK(fs::is_symlink(link));
   CHECK_NOTHROW(io::load_checkpoint(p.string()));
 }
