@@ -54,6 +54,7 @@ struct PredictFlags {
   std::string output;
   int64_t top = 1;
   bool json = false;
+  bool csv_header = false;
 };
 
 int predict_command(const PredictFlags& f) {
@@ -64,15 +65,17 @@ int predict_command(const PredictFlags& f) {
   // To a file: written whole when every input has been read, so that a failure leaves no half file.
   std::ostringstream to_file;
   std::ostream& out = f.output.empty() ? std::cout : to_file;
-  // Every input opened (its kind and size checked) before anything is written.
-  std::vector<std::unique_ptr<data::Inputs>> inputs;
-  for (const std::string& input : f.inputs) inputs.push_back(predictor.open(input));
+  // Every input opened (its kind and size checked) before anything is written, and closed again:
+  // thousands of image files must not hold thousands of descriptors.
+  for (const std::string& input : f.inputs) (void)predictor.open(input, f.csv_header);
   PredictionWriter writer(out, f.json, std::min(f.top, predictor.classes()), names);
   writer.header();
-  for (const auto& input : inputs)
+  for (const std::string& path : f.inputs) {
+    const std::unique_ptr<data::Inputs> input = predictor.open(path, f.csv_header);
     predictor.run(*input, [&](int64_t index, const float* outputs) {
       writer.sample(input->path(), index, outputs, predictor.outputs());
     });
+  }
   if (!f.output.empty()) io::write_atomically(f.output, to_file.str());
   return kOk;
 }
@@ -136,15 +139,19 @@ Command add_predict(CLI::App& app) {
       app.add_subcommand("predict", "Classify new inputs with a checkpoint: a row (or JSON line) per sample");
   predict->add_option("checkpoint", f.checkpoint, "A .safetensors checkpoint written by nabla train")->required();
   predict
-      ->add_option("inputs", f.inputs,
-                   "IDX images (raw or .gz), PGM images (P5/P2) or CSV files of pixel rows (a label column first or "
-                   "not: told by the column count)")
+      ->add_option(
+          "inputs", f.inputs,
+          "IDX images (raw or .gz), PGM (P5/P2) or PNG images, or CSV files of pixel rows (a label column first or "
+          "not: told by the column count)")
       ->required();
   predict->add_option("-o,--output", f.output, "Write to this file (whole, when done) instead of standard output");
   predict->add_option("--top", f.top, "Also give the 2nd to the Kth most probable classes")
       ->transform(whole_number(1, 1000))
       ->capture_default_str();
   predict->add_flag("--json", f.json, "One JSON object per sample (with every class's probability) instead of CSV");
+  predict->add_flag("--csv-header", f.csv_header,
+                    "CSV inputs have a header row to pass over (without this flag, a first row that is not numbers "
+                    "is taken for one)");
   return {predict, [flags] { return predict_command(*flags); }};
 }
 

@@ -178,7 +178,8 @@ class PngInputs final : public Inputs {
 // CSV rows of numbers, with or without a label first: told apart by the column count.
 class CsvInputs final : public Inputs {
  public:
-  CsvInputs(const std::string& path, int64_t features, double scale) : Inputs(path, features, scale), in_(path) {
+  CsvInputs(const std::string& path, int64_t features, double scale, bool header)
+      : Inputs(path, features, scale), in_(path), header_(header) {
     if (!in_) throw Error(path, "", "cannot open: " + std::string(std::strerror(errno)));
   }
 
@@ -188,6 +189,7 @@ class CsvInputs final : public Inputs {
     while (got < n && std::getline(in_, line)) {
       ++line_;
       if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line_ == 1 && header_) continue;
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       if (row(line, x + got * features_)) ++got;
     }
@@ -259,12 +261,13 @@ class CsvInputs final : public Inputs {
   }
 
   std::ifstream in_;
+  bool header_;
   int64_t line_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Inputs> Inputs::open(const std::string& path, int64_t features, double scale) {
+std::unique_ptr<Inputs> Inputs::open(const std::string& path, int64_t features, double scale, bool csv_header) {
   // What the file holds, from its first bytes (gzip is inflated for the look).
   InputFile probe(path);
   unsigned char head[4] = {};
@@ -280,7 +283,7 @@ std::unique_ptr<Inputs> Inputs::open(const std::string& path, int64_t features, 
   if (got == 4 && head[0] == 0 && head[1] == 0 && (head[2] == 0x08 || head[2] == 0x0D))
     return std::make_unique<IdxInputs>(path, features, scale);
   if (probe.gzip()) throw Error(path, "", "gzip data that is not IDX images: predict reads CSV uncompressed");
-  return std::make_unique<CsvInputs>(path, features, scale);
+  return std::make_unique<CsvInputs>(path, features, scale, csv_header);
 }
 
 }  // namespace nabla::data

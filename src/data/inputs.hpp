@@ -7,7 +7,8 @@
 //   a PNG image (libpng), one sample: any bit depth or colour type, read as 8-bit grey (colour by its
 //   luminance, transparent pixels over black);
 //   otherwise CSV text, a sample a row: `features` values, or a label and then `features` values (the
-//   label is passed over); a first row that is not numbers is a header.
+//   label is passed over); a first row that is not numbers is a header, and with `csv_header` the first
+//   row is one whatever it holds.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,7 +19,7 @@ class Inputs {
  public:
   // Opens `path` for a network of `features` inputs and checks that its samples have that size.
   // Throws nabla::Error naming the file (and the sample, line or byte offset) and both sizes.
-  static std::unique_ptr<Inputs> open(const std::string& path, int64_t features, double scale);
+  static std::unique_ptr<Inputs> open(const std::string& path, int64_t features, double scale, bool csv_header = false);
   virtual ~Inputs() = default;
 
   // Up to n samples, scaled, into x (n x features, row-major); returns how many (0 at the end).

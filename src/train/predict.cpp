@@ -17,8 +17,8 @@ Predictor::Predictor(const io::Checkpoint& ck)
   set_blas_threads(1);  // as eval and the trainer's evaluation run, so that the outputs are theirs
 }
 
-std::unique_ptr<data::Inputs> Predictor::open(const std::string& input) const {
-  return data::Inputs::open(input, checkpoint_.inputs, checkpoint_.config.data.scale);
+std::unique_ptr<data::Inputs> Predictor::open(const std::string& input, bool csv_header) const {
+  return data::Inputs::open(input, checkpoint_.inputs, checkpoint_.config.data.scale, csv_header);
 }
 
 int64_t Predictor::run(data::Inputs& in, const std::function<void(int64_t, const float*)>& each) {

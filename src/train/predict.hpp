@@ -25,7 +25,7 @@ class Predictor {
   int64_t classes() const { return outputs() == 1 ? 2 : outputs(); }
 
   // Opens an input file (data/inputs.hpp) for this network: its samples must have its input size.
-  std::unique_ptr<data::Inputs> open(const std::string& input) const;
+  std::unique_ptr<data::Inputs> open(const std::string& input, bool csv_header = false) const;
   // Every sample of `input`, in order: each(index, outputs of that sample). Returns the count.
   int64_t run(data::Inputs& input, const std::function<void(int64_t index, const float* outputs)>& each);
 

@@ -182,6 +182,36 @@ TEST_CASE("predict reads a sample from PGM (P5 and P2) and CSV (with and without
     REQUIRE(rows.size() == 3);
     for (size_t s = 0; s < 3; ++s) same(rows[s], s);
   }
+  // A header of numbers is a sample, unless --csv-header says it is a header.
+  std::string numbered;
+  for (int i = 0; i < 784; ++i) numbered += std::to_string(i) + (i < 783 ? "," : "\n");
+  write(dir / "numbered.csv", numbered + without);
+  CHECK(predicted(ckpt, (dir / "numbered.csv").string(), dir / "n.jsonl").size() == 4);
+  const auto headed = predicted(ckpt, (dir / "numbered.csv").string() + " --csv-header", dir / "n.jsonl");
+  REQUIRE(headed.size() == 3);
+  for (size_t s = 0; s < 3; ++s) same(headed[s], s);
+
+  // More inputs than the process may hold open at once: each is closed once checked.
+  std::string many;
+  fs::create_directories(dir / "one");
+  for (int i = 0; i < 100; ++i) {
+    const fs::path one = dir / "one" / (std::to_string(i) + ".idx");
+    write(one, big_endian(0x803) + big_endian(1) + big_endian(28) + big_endian(28) + grey);
+    many += ' ';
+    many += one.string();
+  }
+  std::string command = "ulimit -n 64 && " NABLA_BINARY " predict ";  // (piece by piece: GCC 12 warns falsely)
+  command += ckpt;
+  command += many;
+  command += " 2>&1";
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string limited;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) limited.append(buf, n);
+  CHECK(pclose(p) == 0);
+  CHECK(std::count(limited.begin(), limited.end(), '\n') == 101);  // the header and 100 rows
+
   // Several inputs in one call, in order; CSV by default, with --top.
   const Run r = run_nabla("predict " + ckpt + " " + (dir / "s.pgm").string() + " " + (dir / "without.csv").string() +
                           " --top 2");
