@@ -190,8 +190,10 @@ std::string RunFolder::begin_manifest(const nlohmann::ordered_json& entry) {
       const fs::path aside = out_ / "run.json.unreadable";
       fs::rename(path, aside, ec);
       if (ec) throw Error(path.string(), "", "cannot be read as a run manifest, nor set aside: " + ec.message());
-      warning = path.string() + " could not be read as a run manifest (the runs before this one are not in it): set "
-                "aside as " + aside.string() + ", and a new one begun";
+      warning = path.string() +
+                " could not be read as a run manifest (the runs before this one are not in it): set "
+                "aside as " +
+                aside.string() + ", and a new one begun";
     }
     manifest_ = {{"runs", nlohmann::ordered_json::array()}};
   }
