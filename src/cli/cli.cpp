@@ -130,8 +130,12 @@ int run(int argc, char** argv) {
       "Exit codes: 0 done; 1 --gradcheck found a wrong gradient; 2 bad input (a flag, config, data file or "
       "checkpoint); 3 training diverged; 4 an internal error (a bug); 128 + N stopped by signal N (130 SIGINT, 143 "
       "SIGTERM, 129 SIGHUP).\nnabla help COMMAND, or nabla COMMAND --help, for a command's flags.");
-  const std::vector<Command> commands = {add_train(app, std::vector<std::string>(argv, argv + argc)), add_eval(app),
-                                         add_predict(app), add_inspect(app), add_export(app)};
+  const std::vector<Command> commands = {add_train(app, std::vector<std::string>(argv, argv + argc)),
+                                         add_eval(app),
+                                         add_predict(app),
+                                         add_inspect(app),
+                                         add_export(app),
+                                         add_plot(app)};
   // A flag given twice takes its last value, as argparse does (lists, such as --set, take them all).
   for (const Command& c : commands)
     for (CLI::Option* o : c.app->get_options())

@@ -11,6 +11,7 @@
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
 #include "io/export.hpp"
+#include "report/chart.hpp"
 #include "train/evaluate.hpp"
 #include "train/predict.hpp"
 #include "util/error.hpp"
@@ -24,6 +25,7 @@ struct EvalFlags {
   std::string images, labels, csv;
   bool csv_header = false, json = false;
   int64_t top = 5;
+  std::string confusion;  // an SVG file to draw the confusion matrix in
 };
 
 int eval_command(const EvalFlags& f) {
@@ -41,6 +43,11 @@ int eval_command(const EvalFlags& f) {
   }
   const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr, f.top);
   for (const std::string& w : e.warnings) std::cerr << "warning: " << w << "\n";
+  if (!f.confusion.empty())
+    io::write_atomically(f.confusion, report::confusion_svg(e.result.matrix(), e.class_names,
+                                                            std::filesystem::path(f.checkpoint).filename().string() +
+                                                                " (epoch " + std::to_string(e.epoch) + ") on " +
+                                                                std::filesystem::path(e.data).filename().string()));
   if (f.json)
     print_evaluation_json(std::cout, f.checkpoint, e);
   else
@@ -125,6 +132,8 @@ Command add_eval(CLI::App& app) {
                    "Also count the samples whose label is among the K most probable classes (top-K accuracy)")
       ->transform(whole_number(1, 1000))
       ->capture_default_str();
+  eval->add_option("--confusion", f.confusion,
+                   "Also draw the confusion matrix as a heat map into this SVG file (counts, per-class accuracy)");
   images->needs(labels);
   labels->needs(images);
   csv->excludes(images)->excludes(labels);

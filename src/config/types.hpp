@@ -101,6 +101,7 @@ struct TrainingConfig {
   uint64_t seed = 42;
   int64_t threads = 1;
   std::string precision = "fp32";  // fp32, or bf16: the training step's GEMMs in bf16 (math/bf16.hpp)
+  int64_t log_every_steps = 0;     // a steps.jsonl row every this many steps (0: none)
   EarlyStoppingConfig early_stopping;
 
   bool operator==(const TrainingConfig&) const = default;

@@ -12,6 +12,13 @@
 
 namespace nabla {
 
+std::vector<std::vector<int64_t>> Evaluation::matrix() const {
+  std::vector<std::vector<int64_t>> m(static_cast<size_t>(classes));
+  for (int64_t label = 0; label < classes; ++label)
+    m[size_t(label)].assign(confusion.begin() + label * classes, confusion.begin() + (label + 1) * classes);
+  return m;
+}
+
 int64_t Evaluation::total(int64_t label) const {
   int64_t n = 0;
   for (int64_t p = 0; p < classes; ++p) n += count(label, p);

@@ -21,9 +21,10 @@ struct Evaluation {
   int64_t top_k_correct = 0;       // top_k most probable classes
 
   int64_t count(int64_t label, int64_t predicted) const { return confusion[size_t(label * classes + predicted)]; }
-  int64_t total(int64_t label) const;  // the samples of a class
-  int64_t correct() const;             // the diagonal's sum
-  int64_t predicted(int64_t c) const;  // the samples predicted as class c (a column's sum)
+  int64_t total(int64_t label) const;                // the samples of a class
+  int64_t correct() const;                           // the diagonal's sum
+  int64_t predicted(int64_t c) const;                // the samples predicted as class c (a column's sum)
+  std::vector<std::vector<int64_t>> matrix() const;  // the confusion matrix, a row per true label
 };
 
 // Over every batch of loader, in evaluation mode (no dropout); with top_k > 0 it also counts the

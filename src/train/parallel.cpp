@@ -13,7 +13,8 @@ DataParallel::DataParallel(Network<float>& net, int threads)
       results_(size_t(threads)),
       shard_rows_(size_t(threads)),
       bounded_(size_t(threads)),
-      updated_finite_(size_t(threads)) {
+      updated_finite_(size_t(threads)),
+      squares_(size_t(threads)) {
   int64_t widest_in = 0;
   for (size_t l = 0; l < net.layers().size(); ++l) {
     const auto& d = net.layers()[l];
@@ -87,7 +88,18 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
   return r;
 }
 
-bool DataParallel::update(Optimizer& optimizer, double lr) {
+namespace {
+
+// The sum of squares of n floats, in double.
+double sum_of_squares(const float* x, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
+  return s;
+}
+
+}  // namespace
+
+bool DataParallel::update(Optimizer& optimizer, double lr, double* gradient_norm) {
   optimizer.begin_step();
   float* theta = net_.params().data();
   bf16* rounded = net_.params_bf16();  // the weights' bf16 twin, kept current
@@ -96,6 +108,7 @@ bool DataParallel::update(Optimizer& optimizer, double lr) {
   auto phase3 = [&](int k) {
     float* grad_w = scratch_[size_t(k)].data();
     bool finite = true;
+    double squares = 0;
     // Its own blocks first, then whatever the others have not started.
     for (int j = 0; j < n; ++j) {
       const size_t list = size_t((k + j) % n);
@@ -105,14 +118,21 @@ bool DataParallel::update(Optimizer& optimizer, double lr) {
         const size_t units = size_t(b.u1 - b.u0), in = size_t(d.in);
         float* grad_b = grad_w + units * in;
         net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
+        if (gradient_norm) squares += sum_of_squares(grad_w, units * in) + sum_of_squares(grad_b, units);
         const size_t w0 = d.w_offset + size_t(b.u0) * in, b0 = d.b_offset + size_t(b.u0);  // rows u0.. of W, and of b
         finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
         finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
       }
     }
     updated_finite_[size_t(k)] = finite;
+    squares_[size_t(k)] = squares;
   };
   team_.run(phase3);
+  if (gradient_norm) {
+    double all = 0;
+    for (double s : squares_) all += s;
+    *gradient_norm = std::sqrt(all);
+  }
   for (int k = 0; k < n; ++k)
     if (!updated_finite_[size_t(k)]) return false;
   return true;

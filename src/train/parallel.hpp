@@ -55,8 +55,9 @@ class DataParallel {
   StepResult compute(const data::Batch& batch, uint64_t dropout_seed);
 
   // Phase 3: the gradients and the optimiser's step, block by block. Returns false when the update
-  // made a parameter or a moment non-finite.
-  bool update(Optimizer& optimizer, double lr);
+  // made a parameter or a moment non-finite. With `gradient_norm`, also the L2 norm of the whole
+  // gradient (every weight and bias), summed from each block while it is in cache.
+  bool update(Optimizer& optimizer, double lr, double* gradient_norm = nullptr);
 
   // After a compute() that was not finite: where the first non-finite value is (see Network).
   std::string first_nonfinite() const { return net_.first_nonfinite(); }
@@ -78,6 +79,7 @@ class DataParallel {
   // (two threads writing neighbouring bits would race).
   std::vector<char> bounded_;         // phase 2: the thread's rows' gradients are finite
   std::vector<char> updated_finite_;  // phase 3
+  std::vector<double> squares_;       // phase 3, per thread: the sum of its blocks' squared gradients
   std::vector<float> x_;              // a batch scaled from bytes, when the loader defers
 };
 

@@ -51,7 +51,37 @@ bool holds_later_state(const fs::path& dir, int64_t epoch, int64_t step, int64_t
   return later;
 }
 
+// The rows as CSV: a header of every key in the order first seen, then a line a row, a key a row
+// lacks (test_loss without a test split) left empty. Numbers as JSON writes them (round-trip exact).
+std::string csv_of(const std::vector<nlohmann::ordered_json>& rows) {
+  std::vector<std::string> columns;
+  for (const auto& row : rows)
+    for (const auto& [key, value] : row.items())
+      if (std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+  std::string csv;
+  for (size_t i = 0; i < columns.size(); ++i) csv += (i ? "," : "") + columns[i];
+  csv += "\n";
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (i) csv += ',';
+      if (row.contains(columns[i]) && !row[columns[i]].is_null()) csv += row[columns[i]].dump();
+    }
+    csv += "\n";
+  }
+  return csv;
+}
+
 }  // namespace
+
+std::vector<nlohmann::ordered_json> read_rows(const fs::path& file) {
+  std::vector<nlohmann::ordered_json> rows;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    auto row = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!row.is_discarded() && row.is_object()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
 
 // An exclusive lock on the folder's .lock file while it lives: one run at a time in a folder (a
 // resume started twice would interleave two runs' rows and checkpoints). The lock goes with the
@@ -166,11 +196,42 @@ void RunFolder::keep_metrics_until(int64_t epoch, const std::string& resume) con
   io::write_atomically(file.string(), kept);
 }
 
-void RunFolder::open_metrics() { metrics_.open(out_ / "metrics.jsonl", std::ios::app); }
+void RunFolder::open_metrics() {
+  rows_ = read_rows(out_ / "metrics.jsonl");
+  metrics_.open(out_ / "metrics.jsonl", std::ios::app);
+}
 
 void RunFolder::append_metrics(const nlohmann::ordered_json& row) {
   metrics_ << row.dump() << "\n" << std::flush;
   if (!metrics_) throw Error((out_ / "metrics.jsonl").string(), "", "cannot write (is the disk full?)");
+  rows_.push_back(row);
+  io::write_atomically((out_ / "metrics.csv").string(), csv_of(rows_));
+}
+
+void RunFolder::write_report(const std::string& html) const {
+  io::write_atomically((out_ / "report.html").string(), html);
+}
+
+void RunFolder::write_curves(const std::string& svg) const {
+  io::write_atomically((out_ / "curves.svg").string(), svg);
+}
+
+void RunFolder::open_steps(int64_t keep_until_step, const std::string& resume) {
+  const fs::path file = out_ / "steps.jsonl";
+  if (!resume.empty()) {  // the rows up to the resumed step, from the checkpoint's folder when the run moved
+    const fs::path source = fs::path(run_dir_of(resume)) / "steps.jsonl";
+    std::string kept;
+    for (const auto& row : read_rows(fs::exists(file) ? file : source))
+      if (row.contains("step") && row["step"].is_number_integer() && row["step"].get<int64_t>() <= keep_until_step)
+        kept += row.dump() + "\n";
+    io::write_atomically(file.string(), kept);
+  }
+  steps_.open(file, std::ios::app);
+}
+
+void RunFolder::append_step(const nlohmann::ordered_json& row) {
+  steps_ << row.dump() << "\n" << std::flush;
+  if (!steps_) throw Error((out_ / "steps.jsonl").string(), "", "cannot write (is the disk full?)");
 }
 
 void RunFolder::write_summary(const nlohmann::ordered_json& summary) const {

@@ -1,8 +1,11 @@
 #pragma once
 // The run folder and the files it holds:
 //   config.json      the resolved config
-//   metrics.jsonl    one row an epoch
-//   summary.json     written at the end
+//   metrics.jsonl    one row an epoch, and metrics.csv the same rows for spreadsheets
+//   curves.svg       the learning curves so far (train/curves.hpp), redrawn after every epoch
+//   steps.jsonl      a row every training.log_every_steps steps, when that is set
+//   run.json         the manifest (train/manifest.hpp)
+//   summary.json     written at the end, and report.html (train/run_report.hpp)
 //   checkpoints/     epoch-0000 (the initial weights), last, best, and every checkpoint.every epochs
 //                    an epoch-NNNN file, the newest checkpoint.keep of them kept
 //   .lock            locked (flock) by the run that trains in the folder
@@ -14,6 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "config/types.hpp"
 #include "io/checkpoint.hpp"
@@ -22,6 +26,10 @@ namespace nabla {
 
 // The run folder a checkpoint belongs to: RUN for RUN/checkpoints/NAME.safetensors, else its folder.
 std::string run_dir_of(const std::string& checkpoint);
+
+// The rows of a metrics.jsonl file (or of steps.jsonl), in order; a line that is not a JSON object
+// (the last one of a run killed mid-write) is passed over. None when the file is missing.
+std::vector<nlohmann::ordered_json> read_rows(const std::filesystem::path& file);
 
 // The epoch of an epoch-NNNN.safetensors file name (NNNN of any width), or -1 for another name.
 int64_t epoch_of_file(const std::string& name);
@@ -56,21 +64,31 @@ class RunFolder {
   // A resumed run keeps the metrics rows of epochs up to `epoch` (from the checkpoint's folder when
   // the run moves to a new one), so that it continues them without duplicated rows.
   void keep_metrics_until(int64_t epoch, const std::string& resume) const;
+  // Reads the rows kept so far, and opens metrics.jsonl to append.
   void open_metrics();
-  void append_metrics(const nlohmann::ordered_json& row);  // flushed; a failed write throws
+  // Appends to metrics.jsonl (flushed; a failed write throws) and rewrites metrics.csv whole.
+  void append_metrics(const nlohmann::ordered_json& row);
+  const std::vector<nlohmann::ordered_json>& metrics() const { return rows_; }
+  void write_curves(const std::string& svg) const;
+  // steps.jsonl as metrics.jsonl: a resume keeps the rows up to its step, then appends.
+  void open_steps(int64_t keep_until_step, const std::string& resume);
+  void append_step(const nlohmann::ordered_json& row);
   void write_summary(const nlohmann::ordered_json& summary) const;
   // run.json (train/manifest.hpp): this invocation's entry added to those of the runs before it in
   // the folder; then, when the run ends, its finish time. A run.json that cannot be read as one is
   // set aside as run.json.unreadable (not lost), and the warning that says so is returned.
   std::string begin_manifest(const nlohmann::ordered_json& entry);
   void end_manifest();
+  const nlohmann::ordered_json& manifest() const { return manifest_; }
+  void write_report(const std::string& html) const;
 
  private:
   class Lock;
   std::filesystem::path out_, checkpoints_;
   bool in_place_ = false, created_ = false;
   std::unique_ptr<Lock> lock_;
-  std::ofstream metrics_;
+  std::ofstream metrics_, steps_;
+  std::vector<nlohmann::ordered_json> rows_;  // metrics.jsonl's
   nlohmann::ordered_json manifest_;
 };
 

@@ -4,10 +4,13 @@
 #include <cmath>
 #include <optional>
 
+#include "config/json.hpp"
 #include "io/checkpoint.hpp"
 #include "math/blas.hpp"
 #include "math/finite.hpp"
 #include "math/rng.hpp"
+#include "report/chart.hpp"
+#include "train/curves.hpp"
 #include "train/data_plan.hpp"
 #include "train/evaluate.hpp"
 #include "train/manifest.hpp"
@@ -15,6 +18,7 @@
 #include "train/parallel.hpp"
 #include "train/resume.hpp"
 #include "train/run_folder.hpp"
+#include "train/run_report.hpp"
 #include "train/schedule.hpp"
 #include "train/signals.hpp"
 #include "util/format.hpp"
@@ -75,7 +79,9 @@ class Run {
   io::RunState st_;
   std::filesystem::path good_;  // the newest state saved (or resumed from), for the messages that stop a run
   TrainResult result_;
-  double eval_seconds_ = 0;  // validation and test passes, all epochs
+  double eval_seconds_ = 0;     // validation and test passes, all epochs
+  Clock::time_point last_log_;  // steps.jsonl: the time and samples since its last row
+  int64_t logged_samples_ = 0;
 };
 
 Run::Run(const Config& c, const TrainOptions& options, const DataPlan& plan, RunFolder& folder,
@@ -117,6 +123,7 @@ void Run::restore_or_initialize() {
   }
   if (c_.training.precision == "bf16") net_.use_bf16();  // after the weights are set: it rounds them
   folder_.open_metrics();
+  if (c_.training.log_every_steps > 0) folder_.open_steps(st_.step, from_ ? options_.resume : "");
   result_.epochs_run = st_.epoch;
   result_.best_epoch = st_.best_epoch;
   result_.best_metric = st_.best_metric;
@@ -145,6 +152,9 @@ double Run::train_epoch(int64_t epoch) {
   for (int64_t k = 0; k < st_.batch; ++k) loader.next(b);  // a mid-epoch resume: these are done
   if (st_.batch == 0) st_.epoch_loss_sum = 0, st_.epoch_correct = 0, st_.epoch_seen = 0, st_.epoch_seconds = 0;
   const auto t0 = Clock::now();
+  last_log_ = t0;
+  logged_samples_ = 0;
+  const int64_t log_every = c_.training.log_every_steps;
   while (loader.next(b)) {
     st_.lr = learning_rate(c_.schedule, c_.optimizer.learning_rate, st_.step, steps_per_epoch(), c_.training.epochs);
     const StepResult r = parallel_.compute(b, dropout_rng_.next());
@@ -154,7 +164,9 @@ double Run::train_epoch(int64_t epoch) {
           epoch, (std::isfinite(r.loss) ? "a gradient is not finite" : "the loss is " + printf_string("%g", r.loss)) +
                      (where.empty() ? "" : ", first in " + where) + "; no update was applied");
     }
-    if (!parallel_.update(optimizer_, st_.lr)) {  // finite gradients, but a step too large for a float
+    const bool log = log_every > 0 && (st_.step + 1) % log_every == 0;
+    double gradient_norm = 0;
+    if (!parallel_.update(optimizer_, st_.lr, log ? &gradient_norm : nullptr)) {  // finite, but too large a step
       std::string where = "the optimiser's moments";
       for (const TensorInfo& t : net_.tensors())
         if (!all_finite(net_.params().data() + t.offset, t.size())) {
@@ -168,6 +180,19 @@ double Run::train_epoch(int64_t epoch) {
     st_.epoch_loss_sum += r.loss * double(b.rows);
     st_.epoch_correct += r.correct;
     st_.epoch_seen += b.rows;
+    logged_samples_ += b.rows;
+    if (log) {
+      nlohmann::ordered_json row;
+      row["step"] = st_.step;
+      row["epoch"] = epoch;
+      row["loss"] = r.loss;
+      row["lr"] = st_.lr;
+      row["gradient_norm"] = gradient_norm;
+      row["samples_per_second"] = double(logged_samples_) / std::max(seconds_since(last_log_), 1e-9);
+      folder_.append_step(row);
+      last_log_ = Clock::now();
+      logged_samples_ = 0;
+    }
     if (signals_.requested()) {  // finish this step, keep it, go
       st_.epoch_seconds += seconds_since(t0);
       st_.epoch = epoch - 1;
@@ -241,6 +266,7 @@ bool Run::finish_epoch(int64_t epoch, double seconds) {
   // The metrics row first, then the checkpoints: a run stopped between them resumes from the
   // epoch before, which drops this row (keep_metrics_until), so no row is ever missing.
   folder_.append_metrics(row);
+  folder_.write_curves(report::svg(learning_curves(folder_.metrics(), c_.name, validated ? st_.best_epoch : 0)));
   save(folder_.last());
   if (improved) save(folder_.best());
   if (c_.checkpoint.every > 0 && epoch % c_.checkpoint.every == 0) {
@@ -277,8 +303,28 @@ TrainResult Run::finish(double load_seconds) {
   summary["threads"] = c_.training.threads;
   summary["precision"] = c_.training.precision;
   summary["load_seconds"] = load_seconds;  // data headers, loaders, network, the initial checkpoint
+  // The best checkpoint on the test set, for the report's confusion matrix.
+  std::optional<Evaluation> best_on_test;
+  if (loaders_.test) {
+    const auto start = Clock::now();
+    Network<float> best(c_.layers, plan_.train.features, plan_.classes, c_.loss, plan_.largest_batch(c_));
+    best.params() = io::load_checkpoint(folder_.best().string()).params;
+    best_on_test = evaluate(best, *loaders_.test, plan_.classes);
+    eval_seconds_ += seconds_since(start);
+  }
   summary["eval_seconds"] = eval_seconds_;
   folder_.write_summary(summary);
+
+  RunReport page;
+  page.name = c_.name;
+  page.config = to_json(c_);
+  page.manifest = folder_.manifest();
+  page.summary = summary;
+  page.rows = folder_.metrics();
+  page.curves_svg = report::svg(learning_curves(page.rows, c_.name, loaders_.validation ? st_.best_epoch : 0));
+  page.best_on_test = best_on_test ? &*best_on_test : nullptr;
+  if (int64_t(c_.data.class_names.size()) == plan_.classes) page.class_names = c_.data.class_names;
+  folder_.write_report(run_report_html(page));
   return result_;
 }
 
@@ -325,9 +371,8 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     const double seconds = run.train_epoch(epoch);
     if (!run.finish_epoch(epoch, seconds)) break;
   }
-  TrainResult result = run.finish(load_seconds);
   folder.end_manifest();
-  return result;
+  return run.finish(load_seconds);
 }
 
 }  // namespace nabla

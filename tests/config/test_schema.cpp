@@ -187,7 +187,7 @@ TEST_CASE("may_change_on_resume gives the trainer's allow-list") {
   // data.class_names, added since, is one more (its elements, data.class_names[i], with it).
   auto allowed = [](const std::string& key) {
     return key == "name" || key == "training.epochs" || key == "optimizer.learning_rate" || key == "training.threads" ||
-           key == "training.precision" || key.rfind("checkpoint.", 0) == 0 || key == "data.class_names" ||
+           key == "training.precision" || key == "training.log_every_steps" || key.rfind("checkpoint.", 0) == 0 || key == "data.class_names" ||
            (key.rfind("data.class_names[", 0) == 0 && key.back() == ']' && key.size() > 18);
   };
   const std::vector<std::string> odd = {"",
@@ -217,12 +217,12 @@ TEST_CASE("may_change_on_resume gives the trainer's allow-list") {
       CHECK(k.may_change_on_resume == (allowed(p) && s.path != "checkpoint"));
       changeable += allowed(p);
     }
-  CHECK(changeable == 8);  // the six keys, checkpoint.every and checkpoint.keep
+  CHECK(changeable == 9);  // the seven keys, checkpoint.every and checkpoint.keep
   CHECK(nabla::may_change_on_resume("data.class_names[4]"));
   CHECK(!nabla::may_change_on_resume("data.classes[4]"));
   CHECK(nabla::resumable_keys_text() ==
-        "name, data.class_names, optimizer.learning_rate, training.epochs, training.threads, training.precision and "
-        "the checkpoint section");
+        "name, data.class_names, optimizer.learning_rate, training.epochs, training.threads, training.precision, "
+        "training.log_every_steps and the checkpoint section");
 }
 
 TEST_CASE("the output layer is the last dense layer") {
