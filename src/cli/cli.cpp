@@ -135,7 +135,8 @@ int run(int argc, char** argv) {
                                          add_predict(app),
                                          add_inspect(app),
                                          add_export(app),
-                                         add_plot(app)};
+                                         add_plot(app),
+                                         add_lr_find(app)};
   // A flag given twice takes its last value, as argparse does (lists, such as --set, take them all).
   for (const Command& c : commands)
     for (CLI::Option* o : c.app->get_options())

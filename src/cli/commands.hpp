@@ -30,7 +30,8 @@ Command add_eval(CLI::App& app);  // use_commands.cpp: eval, predict, inspect, e
 Command add_predict(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_export(CLI::App& app);
-Command add_plot(CLI::App& app);  // plot_command.cpp
+Command add_plot(CLI::App& app);     // plot_command.cpp
+Command add_lr_find(CLI::App& app);  // lr_find_command.cpp
 
 // A flag's number, checked before CLI11 converts it, with a message in plain words (CLI11's own
 // range checks print their bounds with %f: a 309-digit number for "no upper bound").
