@@ -1,5 +1,6 @@
 // nabla plot: a run's learning curves drawn again, or several runs compared on one metric.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -24,12 +25,13 @@ int plot_command(const PlotFlags& f) {
   std::vector<RunCurves> runs;
   for (const std::string& dir : f.runs) runs.push_back(read_run(dir));
   // Runs of the same folder name (a/r and b/r) are told apart by their paths as given.
+  std::vector<std::string> names;
+  for (const RunCurves& r : runs) names.push_back(r.name);
   for (size_t i = 0; i < runs.size(); ++i)
-    for (size_t j = 0; j < runs.size(); ++j)
-      if (i != j && runs[i].name == runs[j].name) runs[i].name = f.runs[i];
+    if (std::count(names.begin(), names.end(), names[i]) > 1) runs[i].name = f.runs[i];
   std::string svg;
   if (runs.size() == 1 && f.metric.empty()) {
-    svg = report::svg(learning_curves(runs[0].rows, runs[0].name, runs[0].best_epoch));
+    svg = report::svg(learning_curves(runs[0].rows, runs[0].title, runs[0].best_epoch));
   } else {
     // The metric: the one asked for, which some run must have; else validation accuracy where there is one.
     std::vector<std::string> known;
@@ -49,9 +51,10 @@ int plot_command(const PlotFlags& f) {
     svg = report::svg(compared_runs(runs, metric));
   }
   // One run's picture goes back into its folder; a comparison into the current one.
-  const std::string output = !f.output.empty()                      ? f.output
-                             : runs.size() == 1 && f.metric.empty() ? f.runs[0] + "/curves.svg"
-                                                                    : "plot.svg";
+  const std::string output = !f.output.empty() ? f.output
+                             : runs.size() == 1 && f.metric.empty()
+                                 ? (std::filesystem::path(f.runs[0]) / "curves.svg").string()
+                                 : "plot.svg";
   io::write_atomically(output, svg);
   std::cout << "wrote " << output << "\n";
   return kOk;

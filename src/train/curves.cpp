@@ -114,6 +114,9 @@ RunCurves read_run(const std::string& run_dir) {
     return in ? nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false) : nlohmann::json();
   };
   const nlohmann::json summary = json_of("summary.json"), config = json_of("config.json");
+  run.title = config.is_object() && config.contains("name") && config["name"].is_string()
+                  ? config["name"].get<std::string>()
+                  : run.name;
   const bool validated =
       summary.is_object() && (summary.contains("best_val_accuracy") || summary.contains("best_val_loss"));
   if (validated && summary.contains("best_epoch") && summary["best_epoch"].is_number_integer()) {

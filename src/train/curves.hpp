@@ -16,7 +16,8 @@ report::Figure learning_curves(const std::vector<nlohmann::ordered_json>& rows, 
                                int64_t best_epoch);
 
 struct RunCurves {
-  std::string name;  // in the legend: the run folder's name
+  std::string name;   // in the legend: the run folder's name
+  std::string title;  // its config's name (config.json), as training titles its curves; else `name`
   std::vector<nlohmann::ordered_json> rows;
   int64_t best_epoch = 0;  // 0: none (no validation split)
 };

@@ -198,6 +198,7 @@ void RunFolder::keep_metrics_until(int64_t epoch, const std::string& resume) con
 
 void RunFolder::open_metrics() {
   rows_ = read_rows(out_ / "metrics.jsonl");
+  io::write_atomically((out_ / "metrics.csv").string(), csv_of(rows_));  // a resume may have dropped rows
   metrics_.open(out_ / "metrics.jsonl", std::ios::app);
 }
 

@@ -123,6 +123,7 @@ void Run::restore_or_initialize() {
   }
   if (c_.training.precision == "bf16") net_.use_bf16();  // after the weights are set: it rounds them
   folder_.open_metrics();
+  folder_.write_curves(report::svg(learning_curves(folder_.metrics(), c_.name, from_ ? st_.best_epoch : 0)));
   if (c_.training.log_every_steps > 0) folder_.open_steps(st_.step, from_ ? options_.resume : "");
   result_.epochs_run = st_.epoch;
   result_.best_epoch = st_.best_epoch;

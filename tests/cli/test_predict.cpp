@@ -447,7 +447,7 @@ TEST_CASE("the command line forgives as argparse does: near misses named, a repe
   const Run typo = run_nabla("trian configs/gradcheck.json");
   CHECK(typo.code == 2);
   CHECK(typo.output ==
-        "nabla: unknown command 'trian': expected train, eval, predict, inspect, export or plot (did you mean train?) (see "
+        "nabla: unknown command 'trian': expected train, eval, predict, inspect, export, plot or lr-find (did you mean train?) (see "
         "--help)\n");
   const Run flag = run_nabla("train configs/gradcheck.json --epoch 3");
   CHECK(flag.code == 2);
