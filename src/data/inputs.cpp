@@ -66,10 +66,28 @@ class IdxInputs final : public Inputs {
   std::vector<uint8_t> buffer_;
 };
 
-// One PGM image (Netpbm's portable graymap): "P5" or "P2", width, height, maxval, then the pixels.
-class PgmInputs final : public Inputs {
+// One image: a sample of 8-bit grey pixels, which the constructor of a format's class fills.
+class ImageInputs : public Inputs {
  public:
-  PgmInputs(const std::string& path, int64_t features, double scale) : Inputs(path, features, scale) {
+  int64_t read(int64_t n, float* x) override {
+    if (done_ || n <= 0) return 0;
+    scale_sample(Dtype::u8, pixels_.data(), features_, scale_, x);
+    done_ = true;
+    return 1;
+  }
+
+ protected:
+  using Inputs::Inputs;
+  std::vector<uint8_t> pixels_;
+
+ private:
+  bool done_ = false;
+};
+
+// One PGM image (Netpbm's portable graymap): "P5" or "P2", width, height, maxval, then the pixels.
+class PgmInputs final : public ImageInputs {
+ public:
+  PgmInputs(const std::string& path, int64_t features, double scale) : ImageInputs(path, features, scale) {
     std::ifstream in(path, std::ios::binary);
     text_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     const bool binary = text_.compare(0, 2, "P5") == 0;
@@ -100,13 +118,6 @@ class PgmInputs final : public Inputs {
         p = uint8_t(std::lround(double(std::min<int64_t>(p, maxval)) * 255.0 / double(maxval)));
   }
 
-  int64_t read(int64_t n, float* x) override {
-    if (done_ || n <= 0) return 0;
-    scale_sample(Dtype::u8, pixels_.data(), features_, scale_, x);
-    done_ = true;
-    return 1;
-  }
-
  private:
   // The next decimal number of the header (whitespace and # comments before it).
   int64_t number(const char* what) {
@@ -131,15 +142,13 @@ class PgmInputs final : public Inputs {
 
   std::string text_;
   size_t pos_ = 0;
-  std::vector<uint8_t> pixels_;
-  bool done_ = false;
 };
 
 // One PNG image, through libpng's simplified API: any bit depth and colour type becomes 8-bit grey
 // (colour by its luminance, transparency over black, the background of the training images).
-class PngInputs final : public Inputs {
+class PngInputs final : public ImageInputs {
  public:
-  PngInputs(const std::string& path, int64_t features, double scale) : Inputs(path, features, scale) {
+  PngInputs(const std::string& path, int64_t features, double scale) : ImageInputs(path, features, scale) {
     std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
     if (!file) throw Error(path, "", "cannot open: " + std::string(std::strerror(errno)));
     png_image image{};
@@ -156,13 +165,6 @@ class PngInputs final : public Inputs {
     if (!png_image_finish_read(&image, nullptr, pixels_.data(), 0, nullptr)) fail(image);
   }
 
-  int64_t read(int64_t n, float* x) override {
-    if (done_ || n <= 0) return 0;
-    scale_sample(Dtype::u8, pixels_.data(), features_, scale_, x);
-    done_ = true;
-    return 1;
-  }
-
  private:
   [[noreturn]] void fail(png_image& image) {
     std::string message = image.message;
@@ -170,9 +172,6 @@ class PngInputs final : public Inputs {
     png_image_free(&image);
     throw Error(path_, "", "not a PNG image libpng can read: " + message);
   }
-
-  std::vector<uint8_t> pixels_;
-  bool done_ = false;
 };
 
 // CSV rows of numbers, with or without a label first: told apart by the column count.
