@@ -2,7 +2,8 @@
 # The pictures as a renderer shows them, in two parts, each a ctest test of its own:
 #
 #   svg     trains configs/gradcheck.json with a test split, draws `nabla eval --confusion` and a
-#           two-run `nabla plot`, renders curves.svg, the confusion matrix and plot.svg to PNG with
+#           two-run `nabla plot` and `nabla lr-find`, renders curves.svg, the confusion matrix, plot.svg
+#           and lr-find.svg to PNG with
 #           rsvg-convert (Debian: librsvg2-bin), and checks each PNG is the size its SVG says and not
 #           blank: some ink, dark pixels (text, axes) and coloured ones (the lines, the cells), counted
 #           by png_check.py. Skipped (77) without rsvg-convert.
@@ -54,7 +55,8 @@ if [ "$part" = svg ]; then
     fail "nabla train (the second run)"
   (cd "$work" && "$nabla" plot run other >plot.out) || fail "nabla plot run other"
   [ "$(cat "$work/plot.out")" = "wrote plot.svg" ] || fail "nabla plot said '$(cat "$work/plot.out")'"
-  for svg in "$work/run/curves.svg" "$work/confusion.svg" "$work/plot.svg"; do
+  "$nabla" lr-find configs/gradcheck.json --steps 60 --output "$work/lr-find.svg" >/dev/null || fail "nabla lr-find"
+  for svg in "$work/run/curves.svg" "$work/confusion.svg" "$work/plot.svg" "$work/lr-find.svg"; do
     # The size the SVG asks for, from its root element (which the XML parser also proves well-formed).
     size=$(python3 -c 'import sys, xml.dom.minidom as m
 r = m.parse(sys.argv[1]).documentElement
