@@ -122,9 +122,11 @@ Command add_train(CLI::App& app, std::vector<std::string> command) {
   train->add_option("config", f.config,
                     "The JSON config file (keys: configs/README.md); with --resume it may be left out: the "
                     "checkpoint holds its config, which the flags change");
-  train->add_option("--out", f.out,
-                    "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the "
-                    "checkpoint's run folder)");
+  train
+      ->add_option("--out", f.out,
+                   "Run folder (default runs/NAME, or runs/NAME-2, ... if that is taken; with --resume, the "
+                   "checkpoint's run folder)")
+      ->check([](const std::string& dir) { return dir.empty() ? "expected a folder, got an empty path" : ""; });
   train->add_option(
       "--resume", f.resume,
       "Continue exactly from a checkpoint (CONFIG may change only name, class names, epochs, learning rate, "

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/json.hpp"
+#include "config/json_text.hpp"
 #include "config/keys.hpp"
 #include "util/error.hpp"
 
@@ -51,7 +52,12 @@ std::vector<Step> steps_of(const std::string& path, const std::string& assignmen
 // VALUE as JSON, or as a plain string when it is not JSON.
 ojson value_of(const std::string& text, const std::string& assignment) {
   ojson value = ojson::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!value.is_discarded()) return value;
+  if (!value.is_discarded()) {  // parsed again as a config file is, so that a key given twice is an error
+    std::vector<std::string> twice;
+    value = config::parse_text(text, "--set " + assignment, twice);
+    if (!twice.empty()) throw Error(twice.front());
+    return value;
+  }
   value = text;
   // The command line may hold any bytes; the config (and the checkpoint that stores it) is JSON.
   try {

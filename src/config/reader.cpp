@@ -178,6 +178,11 @@ bool Reader::file_path(const ojson& v, const std::string& path, std::string& out
     error(path, "expected a file path (a non-empty string), got " + describe(v));
     return false;
   }
+  // The file system would cut the path at a NUL ("a.raw\u0000junk" would open a.raw).
+  if (v.get_ref<const std::string&>().find('\0') != std::string::npos) {
+    error(path, "a file path cannot hold a NUL character (\\u0000), got " + describe(v));
+    return false;
+  }
   // Relative to the config's folder; stored absolute and lexically normal. Existence is the
   // data module's business (a config may be validated on a machine without the data).
   out = (base_ / fs::path(v.get_ref<const std::string&>())).lexically_normal().string();

@@ -49,6 +49,8 @@ constexpr Range kNonNegative{0, false, kInf, false, "a number >= 0"};
 constexpr Range kFraction{0, false, 1, true, "a number in [0, 1)"};
 constexpr Range kDecay{0, true, 1, false, "a number in (0, 1]"};
 // The inputs are divided by data.scale in float: far outside float's range they become 0 or infinity.
+// Epochs of warm-up: counted in steps (epochs x steps an epoch, an int64), so bounded far below that.
+constexpr Range kWarmup{0, false, 1e6, false, "a number in [0, 1e6]"};
 constexpr Range kScale{1e-30, false, 1e30, false, "a number in [1e-30, 1e30] (the inputs are divided by it, in float)"};
 
 // --- variants: keys that pick one (a layer's type, optimizer.type) decide which other keys apply

@@ -199,7 +199,7 @@ const Section<OptimizerConfig> kOptimizer = {
 
 const Section<ScheduleConfig> kSchedule = {{
                                                {"type", variant(&ScheduleConfig::type, kSchedules, "schedule.type")},
-                                               {"warmup_epochs", number(&ScheduleConfig::warmup_epochs, kNonNegative)},
+                                               {"warmup_epochs", number(&ScheduleConfig::warmup_epochs, kWarmup)},
                                                {"step_size", number(&ScheduleConfig::step_size, kPositive), {kStep}},
                                                {"gamma", number(&ScheduleConfig::gamma, kDecay), {kDecaying}},
                                                {"min_lr", number(&ScheduleConfig::min_lr, kNonNegative), {kCosine}},

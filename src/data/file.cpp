@@ -91,7 +91,9 @@ struct InputFile::Gz {
 
 InputFile::InputFile(const std::string& path) : path_(path) {
   if (path.empty()) throw Error("no data file given (the path is empty)");
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever; the type is checked below,
+  // and a regular file reads the same either way.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) throw Error(path, "", std::string("cannot open: ") + std::strerror(errno));
   // The destructor does not run when the constructor throws: close the file first.
   auto fail = [&](const std::string& where, const std::string& what) {
@@ -102,7 +104,7 @@ InputFile::InputFile(const std::string& path) : path_(path) {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) fail("", std::string("cannot stat: ") + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) fail("", "is a directory, expected a data file");
-  if (!S_ISREG(st.st_mode)) fail("", "is not a regular file, expected a data file");
+  if (!S_ISREG(st.st_mode)) fail("", "is not a regular file (a pipe or a device?), expected a data file");
   file_size_ = int64_t(st.st_size);
 
   unsigned char magic[2] = {0, 0};

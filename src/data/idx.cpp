@@ -133,12 +133,15 @@ void expect_idx_end(InputFile& file, const IdxHeader& h) {
   int64_t at = file.offset();
   int64_t got = file.read(extra, sizeof extra);
   if (got == 0) return;
+  // Counted up to a limit: a gzip stream that goes on (a decompression bomb: 10 GiB of zeros in a
+  // 10 MB file) is refused after 1 MiB, not inflated to its end.
+  constexpr int64_t kCounted = 1 << 20;
   int64_t more = got;
-  while ((got = file.read(extra, sizeof extra)) > 0) more += got;
+  while (more <= kCounted && (got = file.read(extra, sizeof extra)) > 0) more += got;
   IdxKind kind = h.dims.size() == 1 ? IdxKind::labels : IdxKind::images;
   throw Error(file.path(), file.where(at),
               "expected the end of the data after the header and " + record_text(h, kind) + ", found " +
-                  std::to_string(more) + " more bytes");
+                  (more > kCounted ? "more than " + std::to_string(kCounted) : std::to_string(more)) + " more bytes");
 }
 
 IdxArray read_idx(const std::string& path, IdxKind kind) {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -165,11 +166,14 @@ class Metadata {
                  "\"");
     return x;
   }
-  double real(const char* key) const {
+  // A finite number; or an infinite one with `infinite_ok` (a best metric before any epoch).
+  double real(const char* key, bool infinite_ok = false) const {
     const std::string& v = get(key);
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end) throw fail("__metadata__." + std::string(key) + ": expected a number, found \"" + v + "\"");
+    if (v.empty() || *end || std::isnan(x) || (std::isinf(x) && !infinite_ok))
+      throw fail("__metadata__." + std::string(key) + ": expected a " + (infinite_ok ? "" : "finite ") +
+                 "number, found \"" + v + "\"");
     return x;
   }
 
@@ -253,7 +257,7 @@ RunState read_run_state(const Metadata& m) {
   s.batch = m.integer("batch");
   s.rng_dropout = m.unsigned_integer("rng_dropout");
   s.optimizer_steps = m.integer("optimizer_steps");
-  s.best_metric = m.real("best_metric");
+  s.best_metric = m.real("best_metric", /*infinite_ok=*/true);
   s.best_epoch = m.integer("best_epoch");
   s.since_best = m.integer("since_best");
   s.epoch_loss_sum = m.real("epoch_loss_sum");
@@ -293,6 +297,21 @@ void read_network_size(const Metadata& m, const SafetensorsFile& file, Checkpoin
 }
 
 // Every tensor against the network the config describes, and the optimiser's moments; no other.
+// nabla never saves a non-finite weight or moment (a diverging run stops before the update), so one
+// in a file with good CRCs was put there: refused, naming the entry, rather than evaluated.
+void check_finite(const Metadata& m, const std::string& name, const std::vector<int64_t>& shape, const float* x,
+                  size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(x[i])) continue;
+    const int64_t columns = shape.size() == 2 ? shape[1] : 0;
+    const std::string entry =
+        columns ? std::to_string(int64_t(i) / columns) + "," + std::to_string(int64_t(i) % columns) : std::to_string(i);
+    throw m.fail("tensor " + name + "[" + entry + "] is " + (std::isnan(x[i]) ? "NaN" : "infinite") +
+                 ": nabla never saves a non-finite value (a diverging run stops before its update), so the file "
+                 "was changed");
+  }
+}
+
 void read_tensors(const Metadata& m, const SafetensorsFile& file, Checkpoint& c) {
   const Network<float> net(c.config.layers, c.inputs, c.outputs, c.config.loss, 1);
   size_t known = 0;
@@ -305,6 +324,7 @@ void read_tensors(const Metadata& m, const SafetensorsFile& file, Checkpoint& c)
       throw m.fail("tensor " + ti.name + ": expected shape " + shape_text(ti.shape) + " (from the config), found " +
                    shape_text(t->shape));
     std::memcpy(c.params.data() + ti.offset, file.bytes(*t), ti.size() * sizeof(float));
+    check_finite(m, ti.name, ti.shape, c.params.data() + ti.offset, ti.size());
     ++known;
   }
   const size_t buffers = size_t(moment_buffers(c.config.optimizer));
@@ -317,6 +337,7 @@ void read_tensors(const Metadata& m, const SafetensorsFile& file, Checkpoint& c)
                    "'s moments of every parameter), found " + shape_text(t->shape));
     c.optimizer_state.resize(buffers * size_t(n));
     std::memcpy(c.optimizer_state.data(), file.bytes(*t), c.optimizer_state.size() * sizeof(float));
+    check_finite(m, "optimizer.state", want, c.optimizer_state.data(), c.optimizer_state.size());
     ++known;
   } else if (buffers > 0) {
     throw m.fail("missing tensor optimizer.state (" + c.optimizer + " keeps " + std::to_string(buffers) +

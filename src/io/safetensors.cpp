@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "util/error.hpp"
 #include "util/format.hpp"
@@ -80,14 +81,26 @@ nlohmann::json read_header(const std::string& path, const std::string& all, uint
     throw fail_at(path, "header length " + std::to_string(n) + " runs past the end of the file: only " +
                             std::to_string(size - 8) + " bytes follow the length");
   nlohmann::json header;
+  // A key given twice (a tensor, or a metadata key) would silently take its last value.
+  std::vector<std::set<std::string>> keys;  // of each object being parsed
+  std::string twice;
+  auto track = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end) keys.pop_back();
+    if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second && twice.empty())
+      twice = parsed.get<std::string>();
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(all.begin() + 8, all.begin() + 8 + int64_t(n));
+    header = nlohmann::json::parse(all.begin() + 8, all.begin() + 8 + int64_t(n), track);
   } catch (const nlohmann::json::parse_error& e) {
     throw fail_at(path, "header is not JSON: at header byte " + std::to_string(e.byte) + ": " +
                             std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
   }
   if (!header.is_object())
     throw fail_at(path, "header: expected a JSON object, found " + std::string(header.type_name()));
+  if (!twice.empty()) throw fail_at(path, "header: the key \"" + twice + "\" is given twice");
   header_bytes = n;
   return header;
 }

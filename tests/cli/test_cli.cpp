@@ -39,7 +39,8 @@ TEST_CASE("a bad flag or a missing config is a one-line error and exit code 2") 
       {"--threads 0", "--threads: expected a whole number from 1 to 64", "found '0'"},
       {"--threads abc", "--threads: expected a whole number from 1 to 64", "found 'abc'"},
       {"--check-epsilon 1", "--check-epsilon: expected a number from 1e-12 to 0.1", "found '1'"},
-      {"--no-such-flag", "--no-such-flag", "(see --help)"}};
+      {"--no-such-flag", "--no-such-flag", "(see --help)"},
+      {"--out ''", "--out: expected a folder, got an empty path", "(see --help)"}};  // it meant runs/NAME
   for (const auto& c : cases) {
     CAPTURE(c[0]);
     const Run r = run_nabla("train configs/gradcheck.json --dry-run " + c[0]);

@@ -331,6 +331,8 @@ TEST_CASE("bad --set paths name the override and are reported with the config's 
   CHECK(one("model.layers[0]x=2") == "--set model.layers[0]x=2: bad path: expected . or [ after ]\n");
   CHECK(one("name=\xff") == "--set name=\xff: the value is not valid UTF-8\n");
   CHECK(one("loss.x=1") == "--set loss.x=1: loss: not in the config, so there is nothing to set inside it\n");
+  CHECK(one(R"(training={"epochs": 1, "epochs": 2})") ==
+        R"(--set training={"epochs": 1, "epochs": 2}: epochs: duplicate key)" "\n");
 
   // Several at once, then the config's own errors (here: one caused by a good override).
   CHECK(errors_of(file, {"optimiser.type=adam", "training.epochs=0", "model.layers[9].units=1"}) ==

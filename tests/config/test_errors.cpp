@@ -60,6 +60,9 @@ const std::vector<Case>& cases() {
        {"FILE:1:10: JSON syntax error: unexpected \"'\" (JSON strings take double quotes)"}},
       {"number too large for a double", "{\n  \"name\": 1e400}",
        {"FILE:2:11: JSON syntax error: number out of range: 1e400"}},
+      // The JSON library would take the NUL for the end of the text and ignore the rest.
+      {"a NUL byte after the JSON", std::string(R"({"name": "x"})") + std::string(1, '\0') + "garbage {{{",
+       {"FILE:1:14: JSON syntax error: a NUL byte (JSON text holds none)"}},
       {"top level not an object", "[1, 2]", {"FILE: expected an object at the top level, got an array"}},
       {"required sections", "{}", {"FILE: data: missing required key", "FILE: model: missing required key"}},
       {"duplicate keys, also inside arrays",
@@ -155,9 +158,15 @@ const std::vector<Case>& cases() {
        {"FILE: checkpoint.every: expected an integer >= 0, got -1", "FILE: checkpoint.keep: expected an integer >= 0, got 1.5"}},
       {"step schedule ranges", with(R"("schedule": {"type": "step", "step_size": 0, "gamma": 1.5, "warmup_epochs": -1})"),
        {"FILE: schedule.step_size: expected a number > 0, got 0", "FILE: schedule.gamma: expected a number in (0, 1], got 1.5",
-        "FILE: schedule.warmup_epochs: expected a number >= 0, got -1"}},
+        "FILE: schedule.warmup_epochs: expected a number in [0, 1e6], got -1"}},
+      // Counted in steps (an int64): 1e18 epochs overflowed it and meant no warm-up at all.
+      {"warm-up beyond counting", with(R"("schedule": {"type": "constant", "warmup_epochs": 1e18})"),
+       {"FILE: schedule.warmup_epochs: expected a number in [0, 1e6], got 1e+18"}},
       {"exponential gamma", with(R"("schedule": {"type": "exponential", "gamma": 0})"),
        {"FILE: schedule.gamma: expected a number in (0, 1], got 0"}},
+      // The file system would open the path up to the NUL.
+      {"a NUL in a path", with_data(R"({"train": {"images": "a.raw\u0000junk", "labels": "b"}})"),
+       {"FILE: data.train.images: a file path cannot hold a NUL character (\\u0000), got \"a.raw\\u0000junk\""}},
       {"data ranges",
        with_data(R"({"train": {"images": "a", "labels": "b"}, "validation": -1, "scale": 0, "memory_budget_mb": 0, "classes": 1})"),
        {"FILE: data.validation: expected an integer >= 0, got -1", "FILE: data.scale: expected a number in [1e-30, 1e30] (the inputs are divided by it, in float), got 0",

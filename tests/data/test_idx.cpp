@@ -2,6 +2,8 @@
 //
 // Expected numbers were worked out independently with Python's gzip and struct modules on the
 // committed files (see the comment by each), not with the code under test.
+#include <sys/stat.h>
+
 #include <cstring>
 #include <limits>
 #include <numeric>
@@ -229,6 +231,15 @@ TEST_CASE("idx: rejects trailing bytes, raw and gzip") {
   auto padded = dir.write("padded-labels.gz", z);
   CHECK(error_of([&] { read_idx(padded, IdxKind::labels); }) ==
         padded + ": byte offset 276: expected the end of the file after the gzip data, found 5 more bytes");
+  // A decompression bomb: 64 MiB of zeros after the labels, in a file of 64 KB. Refused once 1 MiB of
+  // surplus is counted, not inflated to its end.
+  Bytes bomb = sample_bytes(kTestLabels);
+  bomb.resize(bomb.size() + (size_t(64) << 20), 0);
+  auto big = dir.write("bomb-labels.gz", gzip(bomb));
+  CHECK(read_file(big).size() < (size_t(1) << 20));
+  CHECK(error_of([&] { read_idx(big, IdxKind::labels); }) ==
+        big + ": byte offset 508 of the decompressed data: expected the end of the data after the header and 500 u8 "
+              "labels, found more than 1048576 more bytes");
 }
 
 TEST_CASE("idx: rejects images and labels that disagree in count") {
@@ -289,6 +300,11 @@ TEST_CASE("idx: a missing file, a directory, no file") {
         missing + ": cannot open: No such file or directory");
   CHECK(error_of([&] { read_idx(dir.path.string(), IdxKind::images); }) ==
         dir.path.string() + ": is a directory, expected a data file");
+  // A FIFO: opening one waits for a writer, so it used to hang here forever.
+  auto fifo = dir.file("images.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  CHECK(error_of([&] { read_idx(fifo, IdxKind::images); }) ==
+        fifo + ": is not a regular file (a pipe or a device?), expected a data file");
   CHECK(error_of([&] { inspect(idx_source("", sample(kTestLabels)), DataFormat::idx, false); }) ==
         "data: the IDX format needs an images and a labels file, found no images file");
 }

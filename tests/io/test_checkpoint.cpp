@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 
 #include "config/json.hpp"
 #include "io/atomic_file.hpp"
@@ -146,6 +147,24 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
   };
   std::string flipped = bytes;
   flipped[data_start + 17] ^= 0x10;  // one bit of layers.0.weight
+  // A NaN written over layers.0.weight[1,0] (the sixth float of the 3 x 5), both CRCs made to match.
+  std::string nan_weight = bytes;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(nan_weight.data() + data_start + 5 * 4, &nan, 4);
+  nan_weight = edit_header(nan_weight, [&](nlohmann::json& h) {
+    const std::string data = nan_weight.substr(data_start);
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%08lx",
+                  crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(data.data()), uInt(data.size())));
+    h["__metadata__"]["crc32"] = hex;
+    reseal(h);
+  });
+  // The header's text with a key given twice (a JSON object cannot hold it: the text is edited).
+  std::string twice = bytes;
+  const std::string again = "\"__metadata__\":{},";
+  twice.insert(9, again);
+  const uint64_t twice_n = n + again.size();
+  std::memcpy(twice.data(), &twice_n, 8);
   std::string long_header = bytes;
   const uint64_t huge = bytes.size();
   std::memcpy(long_header.data(), &huge, 8);
@@ -218,6 +237,16 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
       {"a tensor without its data_offsets",
        edit_header(bytes, [](nlohmann::json& h) { h["layers.0.bias"].erase("data_offsets"); }),
        "tensor layers.0.bias: data_offsets: missing"},
+      {"a NaN weight under good CRCs", nan_weight,
+       "tensor layers.0.weight[1,0] is NaN: nabla never saves a non-finite value (a diverging run stops before its "
+       "update), so the file was changed"},
+      {"a key given twice in the header", twice, "header: the key \"__metadata__\" is given twice"},
+      {"a best metric that is not a number",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["best_metric"] = "nan", reseal(h); }),
+       "__metadata__.best_metric: expected a number, found \"nan\""},
+      {"an infinite learning rate",
+       edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["lr"] = "inf", reseal(h); }),
+       "__metadata__.lr: expected a finite number, found \"inf\""},
       {"a CRC that is not hex digits",
        edit_header(bytes, [](nlohmann::json& h) { h["__metadata__"]["crc32"] = "zzzz", reseal(h); }),
        "__metadata__.crc32: expected 8 lowercase hex digits, found \"zzzz\""},
