@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <set>
 
 #include "util/error.hpp"
 
@@ -153,6 +154,7 @@ Info CsvReader::scan() {
   Info layout;
   int64_t columns = 0, first_line = 0;
   int64_t max_label = -1;
+  std::set<int64_t> labels;
   std::string_view line;
   while (next_data_line(line)) {
     int64_t n = count_columns(line);
@@ -177,6 +179,7 @@ Info CsvReader::scan() {
       fail(1, "expected a non-negative integer label, found " + quoted(f) + (number ? "" : header_hint()));
     }
     if (label > max_label) max_label = label;
+    labels.insert(label);
     for (int64_t c = 2; c <= columns; ++c) {
       f = next_field(rest);
       int64_t i;
@@ -194,6 +197,7 @@ Info CsvReader::scan() {
   layout.rows = 1;
   layout.features = layout.cols = columns - 1;
   layout.classes = max_label + 1;
+  layout.labels_seen = int64_t(labels.size());
   return layout;
 }
 

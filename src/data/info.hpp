@@ -15,6 +15,7 @@ struct Info {
   int64_t features = 0;     // rows * cols
   Dtype dtype = Dtype::u8;  // CSV: u8 when every feature is an integer in 0..255
   int64_t classes = 0;      // max label + 1, once the labels have been read (0 before)
+  int64_t labels_seen = 0;  // how many of those labels have a sample (then too)
   int64_t sample_bytes() const { return features * dtype_bytes(dtype); }
 };
 

@@ -86,17 +86,22 @@ class IdxSource final : public Source {
     expect_idx_end(labels_, hl_);
   }
 
-  int64_t check_all() override {
+  int64_t check_all(int64_t& seen) override {
     // Labels: all of them, for the class count. Images: raw sizes were checked when opened; gzip
     // data is inflated to the end, which checks its length and CRC.
     seek(0);
     int64_t max_label = -1;
+    bool present[256] = {};  // u8 labels
     for (int64_t done = 0; done < hl_.count();) {
       int64_t take = std::min<int64_t>(hl_.count() - done, int64_t(label_buf_.size()));
       read_idx_records(labels_, hl_, done, take, label_buf_.data());
-      for (int64_t i = 0; i < take; ++i) max_label = std::max<int64_t>(max_label, label_buf_[size_t(i)]);
+      for (int64_t i = 0; i < take; ++i) {
+        max_label = std::max<int64_t>(max_label, label_buf_[size_t(i)]);
+        present[label_buf_[size_t(i)]] = true;
+      }
       done += take;
     }
+    seen = std::count(std::begin(present), std::end(present), true);
     expect_idx_end(labels_, hl_);
     if (images_.gzip()) {
       int64_t want = hi_.count() * hi_.record_bytes();
@@ -157,7 +162,10 @@ class CsvSource final : public Source {
     if (reader_.skip_rows(1)) changed();
   }
 
-  int64_t check_all() override { return classes_; }  // the constructor's scan read every row
+  int64_t check_all(int64_t& seen) override {  // the constructor's scan read every row
+    seen = layout_.labels_seen;
+    return classes_;
+  }
 
   int64_t buffer_bytes() const override { return reader_.buffer_bytes(); }
 
@@ -187,9 +195,11 @@ std::unique_ptr<Source> open_source(const DataSource& source, DataFormat format,
 
 Info inspect(const DataSource& source, DataFormat format, bool csv_header) {
   std::unique_ptr<Source> s = open_source(source, format, csv_header);
-  const int64_t classes = s->check_all();
+  int64_t seen = 0;
+  const int64_t classes = s->check_all(seen);
   Info info = s->layout();
   info.classes = classes;
+  info.labels_seen = seen;
   return info;
 }
 

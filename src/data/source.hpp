@@ -28,8 +28,9 @@ class Source {
   virtual void read_at(int64_t first, int64_t n, void* x, int32_t* y) = 0;
   // After the last sample was read: checks that nothing follows it (gzip: and the CRCs).
   virtual void finish() = 0;
-  // Checks every byte or row of the source; returns max label + 1.
-  virtual int64_t check_all() = 0;
+  // Checks every byte or row of the source; returns max label + 1, and in `seen` how many labels of
+  // 0 .. max have a sample.
+  virtual int64_t check_all(int64_t& seen) = 0;
   // The memory the reader holds (file buffers, zlib state), for the loader's budget.
   virtual int64_t buffer_bytes() const = 0;
 

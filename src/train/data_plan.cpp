@@ -127,6 +127,15 @@ DataPlan plan_data(const Config& c) {
   if (p.classes < 2)
     throw Error(file, "data.train",
                 source_name(c.data.train) + " has only label 0: a classifier needs at least 2 classes");
+  // With the class count taken from the labels, one corrupt label (200 among 0..9) would widen the
+  // output layer to 201 units: classes without a sample are refused unless the config says the count.
+  const LayerConfig& output = c.layers.back();
+  if (c.data.classes == 0 && output.units == 0 && p.train.labels_seen < p.classes)
+    throw Error(file, "data.train",
+                source_name(c.data.train) + " has labels up to " + std::to_string(p.classes - 1) + " but only " +
+                    std::to_string(p.train.labels_seen) + " of those " + std::to_string(p.classes) +
+                    " classes have a sample (a corrupt label?): set data.classes, or the output layer's units, to "
+                    "say how many classes there are");
   if (!c.data.class_names.empty() && int64_t(c.data.class_names.size()) != p.classes)
     throw Error(file, "data.class_names",
                 "has " + std::to_string(c.data.class_names.size()) + " names but the data has " +

@@ -78,6 +78,26 @@ TEST_CASE("a config or checkpoint that is not a regular file is refused, and unw
   }
 }
 
+TEST_CASE("a corrupt label does not silently widen an output layer whose units come from the data") {
+  const std::string dir = cli_test::fresh_dir("corrupt-label").string();
+  std::filesystem::create_directories(dir);
+  REQUIRE(std::system(("zcat " NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz > " + dir +
+                       "/labels && printf '\\310' | dd of=" + dir + "/labels bs=1 seek=8 conv=notrunc 2>/dev/null")
+                          .c_str()) == 0);  // the first label made 200
+  const std::string data = " --set data.train.labels=" + dir + "/labels --set 'model.layers[6]={\"activation\": \"softmax\"}'";
+  const Run r = run_nabla("train configs/gradcheck.json --dry-run" + data);
+  CHECK(r.code == 2);
+  CHECK(r.output == "configs/gradcheck.json: data.train: " + dir +
+                        "/labels has labels up to 200 but only 11 of those 201 classes have a sample (a corrupt "
+                        "label?): set data.classes, or the output layer's units, to say how many classes there are\n");
+  // Said by the config, 201 classes are what the user wants: past that check (to the next one, since
+  // gradcheck.json names 10 classes).
+  const Run said = run_nabla("train configs/gradcheck.json --dry-run" + data + " --set data.classes=201");
+  CHECK(said.output.find("have a sample") == std::string::npos);
+  CHECK(said.output.find("data.class_names: has 10 names but the data has 201 classes") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a network far larger than the machine's memory is refused before anything is allocated") {
   // 784 x 10^8 weights in the first layer alone: hundreds of gigabytes with their optimiser state.
   const Run r = run_nabla("train configs/gradcheck.json --dry-run --set model.layers[0].units=100000000");

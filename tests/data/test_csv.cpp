@@ -198,4 +198,5 @@ TEST_CASE("csv: floats, CRLF, blank lines, spaces and gzip") {
   auto info = inspect(csv_source(gz), DataFormat::csv, false);
   CHECK(info.count == 2);
   CHECK(info.classes == 7);
+  CHECK(info.labels_seen == 2);  // 5 and 6
 }

@@ -73,6 +73,17 @@ TEST_CASE("idx: the Fashion-MNIST training sample: counts, dims, labels, pixels"
   CHECK(info.cols == 28);
   CHECK(info.features == 784);
   CHECK(info.classes == 10);
+  CHECK(info.labels_seen == 10);  // the histogram above: every class has samples
+
+  // One label made 200 (the first, a 9, of which 199 remain): 201 classes, 11 of them with samples.
+  TempDir dir;
+  Bytes corrupt = sample_bytes(kTrainLabels);
+  corrupt[8] = 200;
+  const auto labels_file = dir.write("corrupt-labels", corrupt);
+  const auto images_file = dir.write("images", sample_bytes(kTrainImages));
+  const auto widened = inspect(idx_source(images_file, labels_file), DataFormat::idx, false);
+  CHECK(widened.classes == 201);
+  CHECK(widened.labels_seen == 11);
 }
 
 TEST_CASE("idx: the Fashion-MNIST test sample and the MNIST digits") {
