@@ -6,6 +6,7 @@
 
 #include "math/bf16.hpp"
 #include "train/optimizer.hpp"
+#include "train/parallel.hpp"
 #include "util/error.hpp"
 #include "util/format.hpp"
 
@@ -57,18 +58,21 @@ void for_each_dense(const Config& c, const DataPlan& p, Visit visit) {
 // What the network will take, in bytes, before anything is allocated (in double: a config can
 // ask for more than 2^63 bytes).
 void check_memory(const Config& c, const DataPlan& p) {
-  double params = 0, units = 0;
+  double params = 0, units = 0, block = 0;
   for_each_dense(c, p, [&](double in, double out) {
     params += in * out + out;
     units += out;
+    block = std::max(block, std::min(double(DataParallel::kBlockUnits), out) * (in + 1));
   });
   // Per parameter: itself, its gradient and a checkpoint's copy (3), and each moment buffer with
   // its checkpoint copy (2 each). Per batch row and unit (the input's too): the activations, the
-  // pre-activations, δ, the dropout mask and its scaled copy (5). Floats of 4 bytes.
+  // pre-activations, δ, the dropout mask and its scaled copy (5). Per training thread: a block of
+  // gradients (parallel.hpp). Floats of 4 bytes.
   const double per_parameter = 3 + 2 * double(moment_buffers(c.optimizer));
   constexpr double per_unit_row = 5;
   const double batch = double(std::min(c.training.batch_size, p.train.count));
-  const double need = 4 * params * per_parameter + 4 * batch * (units + double(p.train.features)) * per_unit_row;
+  const double need = 4 * params * per_parameter + 4 * batch * (units + double(p.train.features)) * per_unit_row +
+                      4 * block * double(c.training.threads);
   const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
   if (memory > 0 && need > memory)
     throw Error(

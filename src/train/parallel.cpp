@@ -15,17 +15,17 @@ DataParallel::DataParallel(Network<float>& net, int threads)
       bounded_(size_t(threads)),
       updated_finite_(size_t(threads)),
       squares_(size_t(threads)) {
-  int64_t widest_in = 0;
+  int64_t largest_block = 0;  // floats of one block's weight and bias gradients, the largest
   for (size_t l = 0; l < net.layers().size(); ++l) {
     const auto& d = net.layers()[l];
-    widest_in = std::max(widest_in, d.in);
+    largest_block = std::max(largest_block, std::min(kBlockUnits, d.out) * (d.in + 1));
     for (int k = 0; k < threads; ++k) {  // thread k's share of the units, in blocks
       const int64_t begin = d.out * k / threads, end = d.out * (k + 1) / threads;
       for (int64_t u = begin; u < end; u += kBlockUnits)
         blocks_[size_t(k)].push_back({l, u, std::min(end, u + kBlockUnits)});
     }
   }
-  for (auto& s : scratch_) s.resize(size_t(kBlockUnits * (widest_in + 1)));
+  for (auto& s : scratch_) s.resize(size_t(largest_block));
   x_.resize(size_t(net.max_batch() * net.inputs()));
   next_ = std::make_unique<std::atomic<size_t>[]>(size_t(threads));
 }

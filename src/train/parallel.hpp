@@ -72,8 +72,10 @@ class DataParallel {
   Team team_;
   std::vector<std::vector<Block>> blocks_;       // per thread, layer by layer (the first, largest, first)
   std::unique_ptr<std::atomic<size_t>[]> next_;  // per thread: the next of its blocks not yet taken
-  std::vector<std::vector<float>> scratch_;      // per thread: one block's weight and bias gradients
-  std::vector<LossResult> results_;              // per thread
+  // Per thread: one block's weight and bias gradients (the largest block's size: a 2-unit layer over
+  // 10 million inputs needs 2 rows of them, not kBlockUnits).
+  std::vector<std::vector<float>> scratch_;
+  std::vector<LossResult> results_;  // per thread
   std::vector<int64_t> shard_rows_;
   // Per thread, each written by its own thread only: char, not vector<bool>, whose bits share bytes
   // (two threads writing neighbouring bits would race).
