@@ -172,8 +172,13 @@ fs::path RunFolder::epoch_checkpoint(int64_t epoch) const {
 
 std::string RunFolder::abandon() {
   if (in_place_) return "the run is as it was";
+  // The folder was new or empty when this run took it: everything in it is this run's.
   std::error_code ec;
-  for (const char* name : {"checkpoints", ".lock"}) fs::remove_all(out_ / name, ec);
+  metrics_.close();
+  steps_.close();
+  std::vector<fs::path> entries;
+  for (fs::directory_iterator it(out_, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(it->path());
+  for (const fs::path& p : entries) fs::remove_all(p, ec);
   if (created_) fs::remove(out_, ec);
   return "nothing was written to " + out_.string();
 }

@@ -329,6 +329,11 @@ TrainResult Run::finish(double load_seconds) {
   return result_;
 }
 
+// The run in a folder opened for it: train() removes the folder again when this throws before an epoch is done.
+TrainResult train_in(RunFolder& folder, const Config& c, const TrainOptions& options, const DataPlan& plan,
+                     const io::Checkpoint* from, const std::vector<std::string>& notes,
+                     const nlohmann::ordered_json& entry, const StopSignals& signals, Clock::time_point started);
+
 }  // namespace
 
 TrainResult train(const Config& c, const TrainOptions& options) {
@@ -356,7 +361,26 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     for (const std::string& w : changed_data_files(options.resume, entry["data"])) options.on_warning(w);
   }
   RunFolder folder(options.out_dir, options.resume, from ? &*from : nullptr);
-  Run run(c, options, plan, folder, from ? &*from : nullptr, signals);
+  try {
+    return train_in(folder, c, options, plan, from ? &*from : nullptr, notes, entry, signals, started);
+  } catch (const Diverged&) {
+    throw;  // its message names the checkpoint that holds the last good state
+  } catch (const Interrupted&) {
+    throw;  // it has kept (or removed) what it said
+  } catch (...) {
+    // Bad data found while loading (a NaN in a float file), no memory, a full disk before the first
+    // epoch ended: nothing in the folder is worth keeping, and the same command must run again.
+    if (folder.metrics().empty()) folder.abandon();
+    throw;
+  }
+}
+
+namespace {
+
+TrainResult train_in(RunFolder& folder, const Config& c, const TrainOptions& options, const DataPlan& plan,
+                     const io::Checkpoint* from, const std::vector<std::string>& notes,
+                     const nlohmann::ordered_json& entry, const StopSignals& signals, Clock::time_point started) {
+  Run run(c, options, plan, folder, from, signals);
   for (const std::string& note : notes) run.add_note(note);
   if (from)
     if (const std::string note = cosine_note(*from, c, run.steps_per_epoch()); !note.empty()) run.add_note(note);
@@ -375,5 +399,7 @@ TrainResult train(const Config& c, const TrainOptions& options) {
   folder.end_manifest();
   return run.finish(load_seconds);
 }
+
+}  // namespace
 
 }  // namespace nabla

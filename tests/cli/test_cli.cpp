@@ -125,6 +125,28 @@ TEST_CASE("a very wide input takes memory for its parameters, not for 128 rows o
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("bad data found while loading leaves no run folder behind to block the same command") {
+  const std::string dir = cli_test::fresh_dir("nan-data").string();
+  std::filesystem::create_directories(dir);
+  {  // 10 float32 samples of 4 features, the first a NaN (the header is 12 bytes), and their labels
+    std::ofstream images(dir + "/images", std::ios::binary), labels(dir + "/labels", std::ios::binary);
+    images << std::string("\x00\x00\x0d\x02\x00\x00\x00\x0a\x00\x00\x00\x04", 12) << std::string("\x7f\xc0\x00\x00", 4)
+           << std::string(39 * 4, '\0');
+    labels << std::string("\x00\x00\x08\x01\x00\x00\x00\x0a", 8) << std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09", 10);
+  }
+  const std::string command = "train configs/gradcheck.json --out " + dir + "/run --set data.train.images=" + dir +
+                              "/images --set data.train.labels=" + dir + "/labels --set data.validation=0";
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the same message both times
+    const Run r = run_nabla(command);
+    CAPTURE(r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(dir + "/images: byte offset 12: expected a finite float32 value, found NaN\n") !=
+          std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir + "/run"));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a network far larger than the machine's memory is refused before anything is allocated") {
   // 784 x 10^8 weights in the first layer alone: hundreds of gigabytes with their optimiser state.
   const Run r = run_nabla("train configs/gradcheck.json --dry-run --set model.layers[0].units=100000000");
