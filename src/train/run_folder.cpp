@@ -187,18 +187,20 @@ void RunFolder::write_config(const Config& config) const {
   io::write_atomically((out_ / "config.json").string(), to_json(config).dump(2) + "\n");
 }
 
-void RunFolder::keep_metrics_until(int64_t epoch, const std::string& resume) const {
+int64_t RunFolder::keep_metrics_until(int64_t epoch, const std::string& resume) const {
   const fs::path file = out_ / "metrics.jsonl", source = fs::path(run_dir_of(resume)) / "metrics.jsonl";
   std::ifstream in(fs::exists(file) ? file : source);
   std::string kept, line;
+  int64_t rows = 0;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     const auto row = nlohmann::json::parse(line, nullptr, false);
     if (!row.is_discarded() && row.contains("epoch") && row["epoch"].is_number_integer() &&
         row["epoch"].get<int64_t>() <= epoch)
-      kept += line + "\n";
+      kept += line + "\n", ++rows;
   }
   io::write_atomically(file.string(), kept);
+  return rows;
 }
 
 void RunFolder::open_metrics() {

@@ -63,7 +63,8 @@ class RunFolder {
   void write_config(const Config& config) const;
   // A resumed run keeps the metrics rows of epochs up to `epoch` (from the checkpoint's folder when
   // the run moves to a new one), so that it continues them without duplicated rows.
-  void keep_metrics_until(int64_t epoch, const std::string& resume) const;
+  // Returns how many rows it kept: fewer than `epoch` when the file was cut or removed.
+  int64_t keep_metrics_until(int64_t epoch, const std::string& resume) const;
   // Reads the rows kept so far (rewriting metrics.csv to match), and opens metrics.jsonl to append.
   void open_metrics();
   // Appends to metrics.jsonl (flushed; a failed write throws) and rewrites metrics.csv whole.

@@ -112,7 +112,11 @@ void Run::restore_or_initialize() {
     optimizer_.set_steps(from_->state.optimizer_steps);
     st_ = from_->state;
     dropout_rng_.set_state(st_.rng_dropout);
-    folder_.keep_metrics_until(st_.epoch, options_.resume);
+    if (const int64_t rows = folder_.keep_metrics_until(st_.epoch, options_.resume);
+        rows < st_.epoch && options_.on_warning)
+      options_.on_warning((folder_.path() / "metrics.jsonl").string() + " holds " + std::to_string(rows) + " of the " +
+                          std::to_string(st_.epoch) +
+                          " epochs' rows before this resume (was it cut or removed?): its history has a gap");
     good_ = options_.resume;
   } else {
     Rng init = Rng::stream(c_.training.seed, Stream::init);

@@ -416,3 +416,17 @@ TEST_CASE("nabla eval of best.safetensors gives exactly the test accuracy metric
   CHECK(refused.output.find("CRC-32") != std::string::npos);
   fs::remove_all(run);
 }
+
+TEST_CASE("a resume says when metrics.jsonl lost rows of the epochs before it") {
+  const fs::path dir = fresh_dir("resume-gap");
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --out " + dir.string()).code == 0);
+  fs::remove(dir / "metrics.jsonl");
+  const Run r = run_nabla("train --quiet --epochs 3 --resume " + (dir / "checkpoints/last.safetensors").string());
+  CHECK(r.code == 0);
+  CHECK(r.output == "warning: " + (dir / "metrics.jsonl").string() +
+                        " holds 0 of the 2 epochs' rows before this resume (was it cut or removed?): its history has "
+                        "a gap\n");
+  // The rows it has from here on.
+  CHECK(metrics_without_timing(dir).size() == 1);
+  fs::remove_all(dir);
+}
