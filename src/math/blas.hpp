@@ -29,6 +29,14 @@ inline void set_blas_threads(int n) { openblas_set_num_threads(n); }
 // BLAS. A later set_blas_threads above the pool's size adds threads with the mask of its caller.
 void restart_blas_threads();
 
+// OpenBLAS maps a work buffer of kBlasBufferBytes for each thread that multiplies, on its first
+// product, and when the address space is too small for it (ulimit -v) it retries forever, printing
+// nothing. Before the first product of `threads` threads, this maps (and unmaps) that much address
+// space to see that it is there; false when an address-space limit leaves no room for it.
+// Throws nabla::Error, saying so, when it is not.
+constexpr long kBlasBufferBytes = 128L << 20;
+void check_blas_room(int threads);
+
 // What OpenBLAS says of itself: its version and build ("OpenBLAS 0.3.21 DYNAMIC_ARCH ...") and the
 // kernels it chose for this CPU ("Cooperlake").
 std::string blas_description();

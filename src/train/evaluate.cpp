@@ -136,6 +136,7 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   lo.scale = c.data.scale;
   lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
   data::BatchLoader loader(d.source, d.format, d.csv_header, lo);
+  check_blas_room(1);
   // Top-K says something only for K below the class count: every label is among all of them.
   const int64_t k = top_k < classes ? top_k : 0;
   CheckpointEvaluation result{ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes, k), {}, {}};

@@ -15,6 +15,7 @@ Predictor::Predictor(const io::Checkpoint& ck)
       x_(size_t(ck.config.training.batch_size * ck.inputs)) {
   net_.params() = ck.params;
   set_blas_threads(1);  // as eval and the trainer's evaluation run, so that the outputs are theirs
+  check_blas_room(1);
 }
 
 std::unique_ptr<data::Inputs> Predictor::open(const std::string& input, bool csv_header) const {

@@ -393,6 +393,8 @@ TrainResult train_in(RunFolder& folder, const Config& c, const TrainOptions& opt
   if (signals.requested())
     throw Interrupted("stopped by " + signals.name() + " before the first step: " + folder.abandon(),
                       signals.requested());
+  // The step's threads and the main thread's evaluation: each needs a BLAS buffer.
+  check_blas_room(int(c.training.threads) + 1);
   run.restore_or_initialize();
   if (const std::string w = folder.begin_manifest(entry); !w.empty() && options.on_warning) options.on_warning(w);
   const double load_seconds = seconds_since(started);

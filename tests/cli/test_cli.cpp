@@ -147,6 +147,41 @@ TEST_CASE("bad data found while loading leaves no run folder behind to block the
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("under an address-space limit too small for OpenBLAS's buffers, train and eval stop with a message") {
+  // OpenBLAS retries its buffer's mmap forever when it fails: train and eval spun, printing nothing.
+  // Under 300 MB (here: refused) they must stop with the message; a machine with more room may run.
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipped: AddressSanitizer reserves terabytes of address space, so no ulimit -v can be set under it");
+  return;
+#endif
+  const std::string dir = cli_test::fresh_dir("ulimit").string();
+  auto limited = [&](const std::string& args) {
+    Run r;
+    const std::string cmd = "cd " NABLA_SOURCE_DIR " && (ulimit -v 300000; exec timeout -k 5 120 " NABLA_BINARY " " +
+                            args + ") 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+    const int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  };
+  const std::string message = "the address-space limit (ulimit -v: 292 MB) leaves no room for OpenBLAS's work buffers";
+  const Run train = limited("train configs/gradcheck.json --epochs 1 --quiet --out " + dir + "/limited");
+  CAPTURE(train.output);
+  CHECK((train.code == 0 || (train.code == 2 && train.output.find(message) != std::string::npos)));
+  if (train.code == 2) CHECK_FALSE(std::filesystem::exists(dir + "/limited"));  // and nothing left behind
+  // eval of a checkpoint trained without the limit.
+  REQUIRE(run_nabla("train configs/gradcheck.json --epochs 1 --quiet --out " + dir + "/free").code == 0);
+  const Run eval = limited("eval " + dir + "/free/checkpoints/last.safetensors --images " NABLA_SOURCE_DIR
+                           "/data/samples/fashion-test-500-images-idx3-ubyte.gz --labels " NABLA_SOURCE_DIR
+                           "/data/samples/fashion-test-500-labels-idx1-ubyte.gz");
+  CAPTURE(eval.output);
+  CHECK((eval.code == 0 || (eval.code == 2 && eval.output.find(message) != std::string::npos)));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a network far larger than the machine's memory is refused before anything is allocated") {
   // 784 x 10^8 weights in the first layer alone: hundreds of gigabytes with their optimiser state.
   const Run r = run_nabla("train configs/gradcheck.json --dry-run --set model.layers[0].units=100000000");
