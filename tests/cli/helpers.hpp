@@ -7,10 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace cli_test {
 
@@ -19,18 +18,21 @@ struct Run {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `nabla ARGS` from the repository root.
-inline Run run_nabla(const std::string& args) {
-  const std::string cmd = "cd " NABLA_SOURCE_DIR " && " NABLA_BINARY " " + args + " 2>&1";
+// Runs a shell command: its exit code and its output (stdout and stderr together).
+inline Run run_shell(const std::string& command) {
   Run r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
   REQUIRE(p != nullptr);
   char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
   const int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `nabla ARGS` from the repository root.
+inline Run run_nabla(const std::string& args) {
+  return run_shell("cd " NABLA_SOURCE_DIR " && " NABLA_BINARY " " + args);
 }
 
 // A path in the temporary folder that does not exist yet.

@@ -8,17 +8,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/helpers.hpp"
 #include "math/bf16.hpp"
 
 namespace fs = std::filesystem;
 using namespace cli_test;
-
 
 TEST_CASE("--help describes the subcommand and its flags") {
   const Run top = run_nabla("--help");
@@ -85,7 +83,8 @@ TEST_CASE("a corrupt label does not silently widen an output layer whose units c
   REQUIRE(std::system(("zcat " NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz > " + dir +
                        "/labels && printf '\\310' | dd of=" + dir + "/labels bs=1 seek=8 conv=notrunc 2>/dev/null")
                           .c_str()) == 0);  // the first label made 200
-  const std::string data = " --set data.train.labels=" + dir + "/labels --set 'model.layers[6]={\"activation\": \"softmax\"}'";
+  const std::string data =
+      " --set data.train.labels=" + dir + "/labels --set 'model.layers[6]={\"activation\": \"softmax\"}'";
   const Run r = run_nabla("train configs/gradcheck.json --dry-run" + data);
   CHECK(r.code == 2);
   CHECK(r.output == "configs/gradcheck.json: data.train: " + dir +
@@ -113,9 +112,10 @@ TEST_CASE("a very wide input takes memory for its parameters, not for 128 rows o
       csv << "\n";
     }
   }
-  const Run r = run_nabla("train configs/csv.json --quiet --epochs 1 --threads 2 --out " + dir + "/run --set data.train.csv=" +
-                          dir + "/wide.csv --set data.csv_header=false --set data.validation=0 --set data.classes=2 " +
-                          "--set 'data.class_names=[\"a\", \"b\"]' --set 'model.layers=[{\"activation\": \"softmax\"}]'");
+  const Run r = run_nabla(
+      "train configs/csv.json --quiet --epochs 1 --threads 2 --out " + dir + "/run --set data.train.csv=" + dir +
+      "/wide.csv --set data.csv_header=false --set data.validation=0 --set data.classes=2 " +
+      "--set 'data.class_names=[\"a\", \"b\"]' --set 'model.layers=[{\"activation\": \"softmax\"}]'");
   CAPTURE(r.output);
   REQUIRE(r.code == 0);
   rusage children{};
@@ -132,7 +132,8 @@ TEST_CASE("bad data found while loading leaves no run folder behind to block the
     std::ofstream images(dir + "/images", std::ios::binary), labels(dir + "/labels", std::ios::binary);
     images << std::string("\x00\x00\x0d\x02\x00\x00\x00\x0a\x00\x00\x00\x04", 12) << std::string("\x7f\xc0\x00\x00", 4)
            << std::string(39 * 4, '\0');
-    labels << std::string("\x00\x00\x08\x01\x00\x00\x00\x0a", 8) << std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09", 10);
+    labels << std::string("\x00\x00\x08\x01\x00\x00\x00\x0a", 8)
+           << std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09", 10);
   }
   const std::string command = "train configs/gradcheck.json --out " + dir + "/run --set data.train.images=" + dir +
                               "/images --set data.train.labels=" + dir + "/labels --set data.validation=0";
@@ -156,16 +157,8 @@ TEST_CASE("under an address-space limit too small for OpenBLAS's buffers, train 
 #endif
   const std::string dir = cli_test::fresh_dir("ulimit").string();
   auto limited = [&](const std::string& args) {
-    Run r;
-    const std::string cmd = "cd " NABLA_SOURCE_DIR " && (ulimit -v 300000; exec timeout -k 5 120 " NABLA_BINARY " " +
-                            args + ") 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return run_shell("cd " NABLA_SOURCE_DIR " && (ulimit -v 300000; exec timeout -k 5 120 " NABLA_BINARY " " + args +
+                     ")");
   };
   const std::string message = "the address-space limit (ulimit -v: 292 MB) leaves no room for OpenBLAS's work buffers";
   const Run train = limited("train configs/gradcheck.json --epochs 1 --quiet --out " + dir + "/limited");
@@ -174,7 +167,8 @@ TEST_CASE("under an address-space limit too small for OpenBLAS's buffers, train 
   if (train.code == 2) CHECK_FALSE(std::filesystem::exists(dir + "/limited"));  // and nothing left behind
   // eval of a checkpoint trained without the limit.
   REQUIRE(run_nabla("train configs/gradcheck.json --epochs 1 --quiet --out " + dir + "/free").code == 0);
-  const Run eval = limited("eval " + dir + "/free/checkpoints/last.safetensors --images " NABLA_SOURCE_DIR
+  const Run eval = limited("eval " + dir +
+                           "/free/checkpoints/last.safetensors --images " NABLA_SOURCE_DIR
                            "/data/samples/fashion-test-500-images-idx3-ubyte.gz --labels " NABLA_SOURCE_DIR
                            "/data/samples/fashion-test-500-labels-idx1-ubyte.gz");
   CAPTURE(eval.output);
@@ -197,7 +191,8 @@ TEST_CASE("bf16 on a CPU without AVX-512 BF16 is refused, naming the config and 
   setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE", 1);
   const Run dry = run_nabla("train configs/gradcheck.json --dry-run --set 'training.precision=\"bf16\"'");
   const fs::path out = fresh_dir("no-bf16");
-  const Run r = run_nabla("train configs/gradcheck.json --out " + out.string() + " --set 'training.precision=\"bf16\"'");
+  const Run r =
+      run_nabla("train configs/gradcheck.json --out " + out.string() + " --set 'training.precision=\"bf16\"'");
   unsetenv("DNNL_MAX_CPU_ISA");
   // The reason (a build without oneDNN has its own). Not asked of oneDNN here: it reads
   // DNNL_MAX_CPU_ISA once per process, and other tests in this process need the real CPU.
@@ -206,7 +201,8 @@ TEST_CASE("bf16 on a CPU without AVX-512 BF16 is refused, naming the config and 
   for (const Run* run : {&dry, &r}) {
     CAPTURE(run->output);
     CHECK(run->code == 2);
-    CHECK(run->output == "configs/gradcheck.json: training.precision: bf16 is not available: " + why + " (use \"fp32\")\n");
+    CHECK(run->output ==
+          "configs/gradcheck.json: training.precision: bf16 is not available: " + why + " (use \"fp32\")\n");
   }
   CHECK(!fs::exists(out / "metrics.jsonl"));  // refused before the run folder is written
   fs::remove_all(out);

@@ -52,21 +52,9 @@ std::vector<ordered_json> json_lines(const fs::path& p) {
   return rows;
 }
 
-// A shell command's exit code and output (stdout and stderr together).
-Run shell(const std::string& command) {
-  Run r;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 // `nabla ARGS` run in the folder `cwd` (plot writes plot.svg into the current folder).
 Run nabla_in(const fs::path& cwd, const std::string& args) {
-  return shell("cd '" + cwd.string() + "' && " NABLA_BINARY " " + args);
+  return run_shell("cd '" + cwd.string() + "' && " NABLA_BINARY " " + args);
 }
 
 // configs/gradcheck.json trained into `out` with `flags`.
@@ -214,7 +202,7 @@ struct Svg {
 Svg read_svg(const fs::path& file) {
   const fs::path reader = file.parent_path() / "svg_reader.py";
   write(reader, kSvgReader);
-  const Run r = shell("python3 '" + reader.string() + "' '" + file.string() + "'");
+  const Run r = run_shell("python3 '" + reader.string() + "' '" + file.string() + "'");
   CAPTURE(file);
   CAPTURE(r.output);
   REQUIRE(r.code == 0);  // well-formed XML
@@ -555,7 +543,7 @@ print(json.dumps(page.out))
 nlohmann::json read_html(const fs::path& file) {
   const fs::path reader = file.parent_path() / "html_reader.py";
   write(reader, kHtmlReader);
-  const Run r = shell("python3 '" + reader.string() + "' '" + file.string() + "'");
+  const Run r = run_shell("python3 '" + reader.string() + "' '" + file.string() + "'");
   CAPTURE(r.output);
   REQUIRE(r.code == 0);
   return nlohmann::json::parse(r.output);

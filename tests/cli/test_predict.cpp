@@ -6,11 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/helpers.hpp"
 #include "data/idx.hpp"
@@ -54,9 +53,7 @@ std::vector<nlohmann::json> predicted(const std::string& ckpt, const std::string
   return json_lines(out);
 }
 
-std::string big_endian(uint32_t v) {
-  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-}
+std::string big_endian(uint32_t v) { return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; }
 
 // A PNG file made byte by byte from the format's specification (zlib for the compression and the
 // CRCs), not by libpng, which nabla reads it with. `rows` holds `height` rows of samples as the
@@ -77,8 +74,8 @@ std::string png(uint32_t width, uint32_t height, int color_type, int bit_depth, 
   REQUIRE(compress(reinterpret_cast<Bytef*>(z.data()), &size, reinterpret_cast<const Bytef*>(raw.data()),
                    uLong(raw.size())) == Z_OK);
   z.resize(size);
-  const std::string header = big_endian(width) + big_endian(height) + char(bit_depth) + char(color_type) + '\0' +
-                             '\0' + '\0';
+  const std::string header =
+      big_endian(width) + big_endian(height) + char(bit_depth) + char(color_type) + '\0' + '\0' + '\0';
   return "\x89PNG\r\n\x1a\n" + chunk("IHDR", header) + (srgb ? chunk("sRGB", std::string(1, '\0')) : "") +
          chunk("IDAT", z) + chunk("IEND", "");
 }
@@ -203,18 +200,13 @@ TEST_CASE("predict reads a sample from PGM (P5 and P2) and CSV (with and without
   std::string command = "ulimit -n 64 && " NABLA_BINARY " predict ";  // (piece by piece: GCC 12 warns falsely)
   command += ckpt;
   command += many;
-  command += " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string limited;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) limited.append(buf, n);
-  CHECK(pclose(p) == 0);
-  CHECK(std::count(limited.begin(), limited.end(), '\n') == 101);  // the header and 100 rows
+  const Run limited = run_shell(command);
+  CHECK(limited.code == 0);
+  CHECK(std::count(limited.output.begin(), limited.output.end(), '\n') == 101);  // the header and 100 rows
 
   // Several inputs in one call, in order; CSV by default, with --top.
-  const Run r = run_nabla("predict " + ckpt + " " + (dir / "s.pgm").string() + " " + (dir / "without.csv").string() +
-                          " --top 2");
+  const Run r =
+      run_nabla("predict " + ckpt + " " + (dir / "s.pgm").string() + " " + (dir / "without.csv").string() + " --top 2");
   CAPTURE(r.output);
   REQUIRE(r.code == 0);
   std::istringstream lines(r.output);
@@ -232,7 +224,8 @@ TEST_CASE("predict refuses an input of the wrong size, naming the file, the samp
   fs::create_directories(dir);
   const std::string ckpt = trained(dir);
   // IDX images of 20x20, a 20x20 PGM, a CSV row of 5 values on line 2, a CSV value that is not a number.
-  write(dir / "small.idx", big_endian(0x803) + big_endian(1) + big_endian(20) + big_endian(20) + std::string(400, '\1'));
+  write(dir / "small.idx",
+        big_endian(0x803) + big_endian(1) + big_endian(20) + big_endian(20) + std::string(400, '\1'));
   write(dir / "small.pgm", "P5 20 20 255\n" + std::string(400, '\1'));
   std::string row;
   for (int i = 0; i < 784; ++i) row += (i ? ",1" : "1");
@@ -261,9 +254,11 @@ TEST_CASE("predict refuses an input of the wrong size, naming the file, the samp
                                                    "784 features"},
       {"short.csv", (dir / "short.csv").string() + ": line 2: 5 columns: the checkpoint's network takes 784 features"},
       {"word.csv", (dir / "word.csv").string() + ": line 2, column 784: expected a number, found \"x\""},
-      {"labels.gz", (dir / "labels.gz").string() + ": byte offset 0 of the decompressed data: expected an IDX images magic number"},
+      {"labels.gz",
+       (dir / "labels.gz").string() + ": byte offset 0 of the decompressed data: expected an IDX images magic number"},
       {"absent.idx", (dir / "absent.idx").string() + ": cannot open"},
-      {"crlf.pgm", (dir / "crlf.pgm").string() + ": byte offset 15: expected 784 pixels to the end of the file, found 785 bytes"},
+      {"crlf.pgm",
+       (dir / "crlf.pgm").string() + ": byte offset 15: expected 784 pixels to the end of the file, found 785 bytes"},
       {"huge.pgm", (dir / "huge.pgm").string() + ": is a 4294967296x4294967296 image, the checkpoint's network takes "
                                                  "784 features"},
       {"small.png", (dir / "small.png").string() + ": is a 20x20 image = 400 features, the checkpoint's network takes "
@@ -379,8 +374,8 @@ TEST_CASE("every run folder has run.json: the build, the machine, the command an
     CHECK(r["data"][key]["sha256"] == std::string(sum));
   }
   // A resume in place adds its entry; eval says nothing while the data is as recorded.
-  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --resume " + out + "/checkpoints/last.safetensors" +
-                    test)
+  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --resume " + out +
+                    "/checkpoints/last.safetensors" + test)
               .code == 0);
   std::ifstream again(dir / "run/run.json");
   CHECK(nlohmann::json::parse(again)["runs"].size() == 2);
@@ -396,8 +391,10 @@ TEST_CASE("every run folder has run.json: the build, the machine, the command an
   const Run warned = run_nabla("eval " + ckpt);
   CAPTURE(warned.output);
   CHECK(warned.code == 0);
-  CHECK(warned.output.find("warning: " + (dir / "test-images.gz").string() + " (data.test.images) has changed since "
-                           "the run recorded it in " + out + "/run.json") == 0);
+  CHECK(warned.output.find("warning: " + (dir / "test-images.gz").string() +
+                           " (data.test.images) has changed since "
+                           "the run recorded it in " +
+                           out + "/run.json") == 0);
   CHECK(warned.output.find("(data.test.labels) has changed") != std::string::npos);
   // A resume says so too, before it trains (the files hashed once, for the warning and its entry).
   const Run resumed = run_nabla("train configs/gradcheck.json --epochs 3 --resume " + ckpt + test);
@@ -415,9 +412,10 @@ TEST_CASE("every run folder has run.json: the build, the machine, the command an
   const Run damaged = run_nabla("train configs/gradcheck.json --quiet --epochs 4 --resume " + ckpt + test);
   CAPTURE(damaged.output);
   CHECK(damaged.code == 0);
-  CHECK(damaged.output.find("warning: " + out + "/run.json could not be read as a run manifest (the runs before this "
-                            "one are not in it): set aside as " + out + "/run.json.unreadable, and a new one begun\n") !=
-        std::string::npos);
+  CHECK(damaged.output.find("warning: " + out +
+                            "/run.json could not be read as a run manifest (the runs before this "
+                            "one are not in it): set aside as " +
+                            out + "/run.json.unreadable, and a new one begun\n") != std::string::npos);
   CHECK(bytes_of(dir / "run/run.json.unreadable") == "{\"runs\": [");
   std::ifstream fourth(dir / "run/run.json");
   CHECK(nlohmann::json::parse(fourth)["runs"].size() == 1);
@@ -434,8 +432,9 @@ TEST_CASE("an --output that is not a regular file (a pipe, a link) is refused an
     CAPTURE(name);
     const Run r = run_nabla("predict " + ckpt + " " + kImages + " --output " + (dir / name).string());
     CHECK(r.code == 2);
-    CHECK(r.output == (dir / name).string() + ": is not a regular file (a device, a pipe, a folder or a link): it is "
-                                              "not replaced\n");
+    CHECK(r.output == (dir / name).string() +
+                          ": is not a regular file (a device, a pipe, a folder or a link): it is "
+                          "not replaced\n");
   }
   CHECK(fs::is_fifo(fs::symlink_status(dir / "pipe")));
   CHECK(fs::is_symlink(fs::symlink_status(dir / "link.csv")));
@@ -447,7 +446,8 @@ TEST_CASE("the command line forgives as argparse does: near misses named, a repe
   const Run typo = run_nabla("trian configs/gradcheck.json");
   CHECK(typo.code == 2);
   CHECK(typo.output ==
-        "nabla: unknown command 'trian': expected train, eval, predict, inspect, export, plot or lr-find (did you mean train?) (see "
+        "nabla: unknown command 'trian': expected train, eval, predict, inspect, export, plot or lr-find (did you mean "
+        "train?) (see "
         "--help)\n");
   const Run flag = run_nabla("train configs/gradcheck.json --epoch 3");
   CHECK(flag.code == 2);
@@ -548,10 +548,12 @@ TEST_CASE("--dry-run's summary names each layer both ways, and says what it chec
   const Run r = run_nabla("train configs/gradcheck.json --dry-run");
   REQUIRE(r.code == 0);
   // The tensors count dense layers (layers.2), the config every layer (model.layers[3], after a dropout).
-  CHECK(r.output.find("layers.2 dense (relu)        (12)                      180              360  model.layers[3]\n") !=
-        std::string::npos);
-  CHECK(r.output.find("dropout (rate 0.1)           (14)                        0                0  model.layers[2]\n") !=
-        std::string::npos);
+  CHECK(
+      r.output.find("layers.2 dense (relu)        (12)                      180              360  model.layers[3]\n") !=
+      std::string::npos);
+  CHECK(
+      r.output.find("dropout (rate 0.1)           (14)                        0                0  model.layers[2]\n") !=
+      std::string::npos);
   CHECK(r.output.find("\nchecked of the data: each file's header") != std::string::npos);
 }
 
@@ -608,7 +610,8 @@ TEST_CASE("a run folder moved with its data finds the data again relative to the
   CHECK(figures(after.output) != "(none)");
 
   // A resume without a config takes the config's data from the checkpoint, found the same way.
-  const Run resumed = run_nabla("train --epochs 2 --resume " + (dir / "b/runs/r/checkpoints/last.safetensors").string());
+  const Run resumed =
+      run_nabla("train --epochs 2 --resume " + (dir / "b/runs/r/checkpoints/last.safetensors").string());
   CHECK(resumed.code == 0);
   CHECK(resumed.output.find(note) != std::string::npos);
   fs::remove_all(dir);

@@ -11,11 +11,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/helpers.hpp"
 #include "io/checkpoint.hpp"
@@ -101,28 +100,30 @@ TEST_CASE("4 epochs in one go equal 2 epochs resumed to 4, bit for bit, on 1 and
   std::vector<std::string> variants = {" --threads 1", " --threads 2"};
   if (nabla::bf16_unavailable().empty()) variants.push_back(" --threads 2 --set 'training.precision=\"bf16\"'");
   for (const std::string& t : variants) {
-  CAPTURE(t);
-  const fs::path whole = fresh_dir("whole"), split = fresh_dir("split");
-  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 4" + t + " --out " + whole.string()).code == 0);
-  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2" + t + " --out " + split.string()).code == 0);
-  const Run resumed = run_nabla("train configs/gradcheck.json --epochs 4" + t + " --resume " +
-                            (split / "checkpoints/last.safetensors").string());
-  CAPTURE(resumed.output);
-  REQUIRE(resumed.code == 0);
-  CHECK(resumed.output.find("changed on resume: training.epochs: 2 -> 4") != std::string::npos);
-  CHECK(tensor_bytes(whole / "checkpoints/last.safetensors") == tensor_bytes(split / "checkpoints/last.safetensors"));
-  const auto a = metrics_without_timing(whole), b = metrics_without_timing(split);
-  REQUIRE(b.size() == 4);  // no duplicated rows
-  CHECK(a == b);
-  fs::remove_all(whole);
-  fs::remove_all(split);
+    CAPTURE(t);
+    const fs::path whole = fresh_dir("whole"), split = fresh_dir("split");
+    REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 4" + t + " --out " + whole.string()).code == 0);
+    REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2" + t + " --out " + split.string()).code == 0);
+    const Run resumed = run_nabla("train configs/gradcheck.json --epochs 4" + t + " --resume " +
+                                  (split / "checkpoints/last.safetensors").string());
+    CAPTURE(resumed.output);
+    REQUIRE(resumed.code == 0);
+    CHECK(resumed.output.find("changed on resume: training.epochs: 2 -> 4") != std::string::npos);
+    CHECK(tensor_bytes(whole / "checkpoints/last.safetensors") == tensor_bytes(split / "checkpoints/last.safetensors"));
+    const auto a = metrics_without_timing(whole), b = metrics_without_timing(split);
+    REQUIRE(b.size() == 4);  // no duplicated rows
+    CHECK(a == b);
+    fs::remove_all(whole);
+    fs::remove_all(split);
   }
 }
 
-TEST_CASE("a cosine run branched from an older checkpoint into a new folder continues it exactly; in place it is refused") {
+TEST_CASE(
+    "a cosine run branched from an older checkpoint into a new folder continues it exactly; in place it is refused") {
   // The cosine curve spans training.epochs, so the epoch count stays; epoch-0002 is the branch point.
-  const std::string cosine = "train configs/gradcheck.json --quiet --epochs 4 --set 'schedule.type=\"cosine\"' "
-                             "--set checkpoint.every=1 --set checkpoint.keep=10";
+  const std::string cosine =
+      "train configs/gradcheck.json --quiet --epochs 4 --set 'schedule.type=\"cosine\"' "
+      "--set checkpoint.every=1 --set checkpoint.keep=10";
   const fs::path whole = fresh_dir("cosine-whole"), branch = fresh_dir("cosine-branch");
   REQUIRE(run_nabla(cosine + " --out " + whole.string()).code == 0);
   const fs::path second = whole / "checkpoints/epoch-0002.safetensors";
@@ -158,7 +159,8 @@ TEST_CASE("a cosine run branched from an older checkpoint into a new folder cont
 TEST_CASE("resuming a cosine run with more epochs says how the learning rate changes") {
   const fs::path run = fresh_dir("cosine-longer");
   REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 2 --set 'schedule.type=\"cosine\"' --out " +
-                    run.string()).code == 0);
+                    run.string())
+              .code == 0);
   const Run r = run_nabla("train configs/gradcheck.json --epochs 4 --set 'schedule.type=\"cosine\"' --resume " +
                           (run / "checkpoints/last.safetensors").string());
   CAPTURE(r.output);
@@ -214,7 +216,7 @@ TEST_CASE("a resume that changes the architecture is refused with what differs")
   const fs::path run = fresh_dir("arch");
   REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1 --out " + run.string()).code == 0);
   const Run r = run_nabla("train configs/gradcheck.json --set model.layers[0].units=17 --resume " +
-                      (run / "checkpoints/last.safetensors").string());
+                          (run / "checkpoints/last.safetensors").string());
   CHECK(r.code == 2);
   CHECK(r.output.find("cannot resume") != std::string::npos);
   CHECK(r.output.find("model.layers[0].units: 16 -> 17") != std::string::npos);
@@ -227,8 +229,8 @@ TEST_CASE("a diverging run stops before the update and leaves the last good chec
   const fs::path last = run / "checkpoints/last.safetensors";
   const std::string before = bytes_of(last);
   // The learning rate may change on resume; 1e30 sends the weights to infinity in one step.
-  const Run r = run_nabla("train configs/gradcheck.json --quiet --epochs 3 --set optimizer.learning_rate=1e30 --resume " +
-                      last.string());
+  const Run r = run_nabla(
+      "train configs/gradcheck.json --quiet --epochs 3 --set optimizer.learning_rate=1e30 --resume " + last.string());
   CAPTURE(r.output);
   CHECK(r.code == 3);
   CHECK(r.output.find("training diverged at step") != std::string::npos);
@@ -236,8 +238,8 @@ TEST_CASE("a diverging run stops before the update and leaves the last good chec
   CHECK(bytes_of(last) == before);
   CHECK(metrics_without_timing(run).size() == 1);
   // A learning rate beyond the largest float: the gradients are finite, the very first update is not.
-  const Run r2 = run_nabla("train configs/gradcheck.json --quiet --epochs 3 --set optimizer.learning_rate=1e39 --resume " +
-                           last.string());
+  const Run r2 = run_nabla(
+      "train configs/gradcheck.json --quiet --epochs 3 --set optimizer.learning_rate=1e39 --resume " + last.string());
   CAPTURE(r2.output);
   CHECK(r2.code == 3);
   CHECK(r2.output.find("the update made layers.0.weight non-finite") != std::string::npos);
@@ -280,11 +282,14 @@ TEST_CASE("a checkpoint whose data files were replaced by others with fewer samp
   fs::copy_file(samples + "fashion-train-2000-labels-idx1-ubyte.gz", dir / "labels.gz");
   const std::string data = " --set data.train.images=" + (dir / "images.gz").string() +
                            " --set data.train.labels=" + (dir / "labels.gz").string();
-  REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 1" + data + " --out " + (dir / "run").string()).code ==
-          0);
+  REQUIRE(
+      run_nabla("train configs/gradcheck.json --quiet --epochs 1" + data + " --out " + (dir / "run").string()).code ==
+      0);
   // The same paths, now 500 samples: 300 for training, 10 batches an epoch where the run had 57.
-  fs::copy_file(samples + "fashion-test-500-images-idx3-ubyte.gz", dir / "images.gz", fs::copy_options::overwrite_existing);
-  fs::copy_file(samples + "fashion-test-500-labels-idx1-ubyte.gz", dir / "labels.gz", fs::copy_options::overwrite_existing);
+  fs::copy_file(samples + "fashion-test-500-images-idx3-ubyte.gz", dir / "images.gz",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(samples + "fashion-test-500-labels-idx1-ubyte.gz", dir / "labels.gz",
+                fs::copy_options::overwrite_existing);
   // The run's files as they are: a refused resume replaces none of them (a rewrite is a new inode).
   auto inode = [](const fs::path& p) {
     struct stat st = {};
@@ -313,8 +318,10 @@ TEST_CASE("a run folder in use by a training run is refused to a second one, whi
   const std::string last = (run / "checkpoints/last.safetensors").string();
   Child first{spawn_nabla({"train", "configs/gradcheck.json", "--quiet", "--epochs", "100000", "--resume", last})};
   REQUIRE(wait_for([&] { return metrics_without_timing(run).size() >= 3; }));  // it is in its epochs
-  const Run second = run_nabla("train configs/gradcheck.json --quiet --epochs 100000 --set optimizer.learning_rate=0.01 "
-                               "--resume " + last);
+  const Run second = run_nabla(
+      "train configs/gradcheck.json --quiet --epochs 100000 --set optimizer.learning_rate=0.01 "
+      "--resume " +
+      last);
   CAPTURE(second.output);
   CHECK(second.code == 2);
   CHECK(second.output.find(run.string() + ": is in use by another nabla run") != std::string::npos);
@@ -347,10 +354,9 @@ TEST_CASE("a run of one batch an epoch, stopped by a signal in that batch, resum
   // then the run is tried again).
   const fs::path run = fresh_dir("one-batch");
   const fs::path last = run / "checkpoints/last.safetensors";
-  const std::vector<std::string> data = {
-      "--set", "data.train.images=../data/fashion-mnist/train-images-idx3-ubyte.gz",
-      "--set", "data.train.labels=../data/fashion-mnist/train-labels-idx1-ubyte.gz",
-      "--set", "training.batch_size=59800"};
+  const std::vector<std::string> data = {"--set", "data.train.images=../data/fashion-mnist/train-images-idx3-ubyte.gz",
+                                         "--set", "data.train.labels=../data/fashion-mnist/train-labels-idx1-ubyte.gz",
+                                         "--set", "training.batch_size=59800"};
   nabla::io::RunState at;
   for (int attempt = 0; attempt < 10 && at.batch == 0; ++attempt) {
     fs::remove_all(run);
@@ -385,8 +391,9 @@ TEST_CASE("a signal while a new run loads its data stops it before the first ste
 
 TEST_CASE("nabla eval of best.safetensors gives exactly the test accuracy metrics.jsonl recorded for its epoch") {
   const fs::path run = fresh_dir("eval");
-  const std::string test_set = " --set data.test.images=../data/samples/fashion-test-500-images-idx3-ubyte.gz"
-                               " --set data.test.labels=../data/samples/fashion-test-500-labels-idx1-ubyte.gz";
+  const std::string test_set =
+      " --set data.test.images=../data/samples/fashion-test-500-images-idx3-ubyte.gz"
+      " --set data.test.labels=../data/samples/fashion-test-500-labels-idx1-ubyte.gz";
   REQUIRE(run_nabla("train configs/gradcheck.json --quiet --epochs 3" + test_set + " --out " + run.string()).code == 0);
   std::ifstream s(run / "summary.json");
   const auto summary = nlohmann::json::parse(s);
