@@ -105,6 +105,11 @@ std::string other_error(const std::string& text, const std::string& file, const 
 ojson parse_text(const std::string& text, const std::string& file, std::vector<std::string>& errors) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw Errors({Error::join(file, "", "the file is empty (expected a JSON object)")});
+  // A UTF-16 file (as some Windows editors save) is all "invalid literal" to a JSON parser.
+  if (text.rfind("\xFF\xFE", 0) == 0 || text.rfind("\xFE\xFF", 0) == 0)
+    throw Errors({Error::join(file, "",
+                              std::string("the file is UTF-16 (it starts with the byte-order mark ") +
+                                  (text[0] == '\xFF' ? "FF FE" : "FE FF") + "): save it as UTF-8, as JSON is")});
   // The JSON library takes a NUL byte for the end of the text, and would ignore what follows it.
   if (const size_t nul = text.find('\0'); nul != std::string::npos)
     throw Errors({file + ":" + line_column(text, nul) + ": JSON syntax error: a NUL byte (JSON text holds none)"});

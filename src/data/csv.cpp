@@ -71,6 +71,19 @@ std::string quoted(std::string_view f) {
   return s;
 }
 
+// A number, finite or not, that parse_float refused: beyond float32's range (or inf, nan).
+bool is_number(std::string_view f) {
+  double d = 0;
+  const auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), d);
+  return !f.empty() && p == f.data() + f.size() && (ec == std::errc() || ec == std::errc::result_out_of_range);
+}
+
+// What a feature that parse_float refused is.
+std::string not_a_feature(std::string_view f) {
+  return is_number(f) ? "expected a finite number within float32's range (about ±3.4e38), found " + quoted(f)
+                      : "expected a number, found " + quoted(f);
+}
+
 }  // namespace
 
 CsvReader::CsvReader(const std::string& path, bool header) : file_(path), header_(header), buf_(kInitialBuffer) {
@@ -185,7 +198,7 @@ Info CsvReader::scan() {
       int64_t i;
       if (layout.dtype == Dtype::u8 && parse_int(f, i) && i >= 0 && i <= 255) continue;
       float v;
-      if (!parse_float(f, v)) fail(c, "expected a number, found " + quoted(f) + header_hint());
+      if (!parse_float(f, v)) fail(c, not_a_feature(f) + (is_number(f) ? "" : header_hint()));
       layout.dtype = Dtype::f32;
     }
     ++layout.count;
@@ -223,7 +236,7 @@ bool CsvReader::next_row(Dtype dtype, int64_t features, void* x, int32_t& label)
       static_cast<uint8_t*>(x)[c] = uint8_t(i);
     } else {
       float v;
-      if (!parse_float(f, v)) fail(c + 2, "expected a number, found " + quoted(f));
+      if (!parse_float(f, v)) fail(c + 2, not_a_feature(f));
       static_cast<float*>(x)[c] = v;
     }
   }

@@ -60,6 +60,9 @@ const std::vector<Case>& cases() {
        {"FILE:1:10: JSON syntax error: unexpected \"'\" (JSON strings take double quotes)"}},
       {"number too large for a double", "{\n  \"name\": 1e400}",
        {"FILE:2:11: JSON syntax error: number out of range: 1e400"}},
+      {"UTF-16", std::string("\xFF\xFE{\0}\0", 6),
+       {"FILE: the file is UTF-16 (it starts with the byte-order mark FF FE): save it as UTF-8, as JSON is"}},
+      {"a UTF-8 byte-order mark is passed over", "\xEF\xBB\xBF{}", {"FILE: data: missing required key", "FILE: model: missing required key"}},
       // The JSON library would take the NUL for the end of the text and ignore the rest.
       {"a NUL byte after the JSON", std::string(R"({"name": "x"})") + std::string(1, '\0') + "garbage {{{",
        {"FILE:1:14: JSON syntax error: a NUL byte (JSON text holds none)"}},

@@ -153,8 +153,13 @@ TEST_CASE("csv: ragged rows and bad fields name the line and column") {
   auto infinite = dir.file("inf.csv");
   write_text(infinite, "1,2,inf\n");
   CHECK(error_of([&] { inspect(csv_source(infinite), DataFormat::csv, false); }) ==
-        infinite + ": line 1, column 3: expected a number, found \"inf\" (is line 1 a header? set data.csv_header to "
-                   "true, or pass --csv-header to nabla eval)");
+        infinite + ": line 1, column 3: expected a finite number within float32's range (about ±3.4e38), found "
+                   "\"inf\"");
+  auto beyond = dir.file("beyond.csv");  // a number, but not a float32 one
+  write_text(beyond, "1,2,3\n0,-3.5e38,1\n");
+  CHECK(error_of([&] { inspect(csv_source(beyond), DataFormat::csv, false); }) ==
+        beyond + ": line 2, column 2: expected a finite number within float32's range (about ±3.4e38), found "
+                 "\"-3.5e38\"");
 
   auto label_only = dir.file("label-only.csv");
   write_text(label_only, "1\n2\n");
