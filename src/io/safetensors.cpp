@@ -56,7 +56,9 @@ Error fail_at(const std::string& path, const std::string& what) { return Error(p
 std::string read_whole_file(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) throw fail_at(path, "cannot open: no such file");
+  // The system's own words, as for a config ("No such file or directory", "Too many levels of symbolic links").
+  if (ec) throw fail_at(path, "cannot open: " + std::string(std::strerror(ec.value())));
+  if (!std::filesystem::exists(status)) throw fail_at(path, "cannot open: " + std::string(std::strerror(ENOENT)));
   if (std::filesystem::is_directory(status))
     throw fail_at(path, "is a directory, expected a safetensors checkpoint file");
   if (!std::filesystem::is_regular_file(status))

@@ -305,7 +305,13 @@ TEST_CASE("damaged checkpoints are refused, each with what failed") {
   const fs::path dir = temp_path("a-folder.safetensors");
   fs::create_directories(dir);
   CHECK(load_error(dir).find("is a directory") != std::string::npos);
-  CHECK(load_error(temp_path("absent.safetensors")).find("no such file") != std::string::npos);
+  CHECK(load_error(temp_path("absent.safetensors")) ==
+        temp_path("absent.safetensors").string() + ": cannot open: No such file or directory");
+  // A symbolic link loop, in the system's words, as a config's is.
+  fs::create_symlink(temp_path("loop-b.safetensors"), temp_path("loop-a.safetensors"));
+  fs::create_symlink(temp_path("loop-a.safetensors"), temp_path("loop-b.safetensors"));
+  CHECK(load_error(temp_path("loop-a.safetensors")) ==
+        temp_path("loop-a.safetensors").string() + ": cannot open: Too many levels of symbolic links");
 }
 
 TEST_CASE("writing a checkpoint leaves no temporary file and replaces the old one whole") {
