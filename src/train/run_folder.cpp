@@ -71,6 +71,21 @@ std::string csv_of(const std::vector<nlohmann::ordered_json>& rows) {
   return csv;
 }
 
+// Rewrites `file` with the rows of `file`, or of `source` when the run moved from there, whose
+// integer `key` is at most `limit`, each line as it was; returns how many it kept.
+int64_t keep_rows_until(const fs::path& file, const fs::path& source, const char* key, int64_t limit) {
+  std::ifstream in(fs::exists(file) ? file : source);
+  std::string kept;
+  int64_t rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_object() && row.contains(key) && row[key].is_number_integer() && row[key].get<int64_t>() <= limit)
+      kept += line + "\n", ++rows;
+  }
+  io::write_atomically(file.string(), kept);
+  return rows;
+}
+
 }  // namespace
 
 std::vector<nlohmann::ordered_json> read_rows(const fs::path& file) {
@@ -188,19 +203,7 @@ void RunFolder::write_config(const Config& config) const {
 }
 
 int64_t RunFolder::keep_metrics_until(int64_t epoch, const std::string& resume) const {
-  const fs::path file = out_ / "metrics.jsonl", source = fs::path(run_dir_of(resume)) / "metrics.jsonl";
-  std::ifstream in(fs::exists(file) ? file : source);
-  std::string kept, line;
-  int64_t rows = 0;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const auto row = nlohmann::json::parse(line, nullptr, false);
-    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].is_number_integer() &&
-        row["epoch"].get<int64_t>() <= epoch)
-      kept += line + "\n", ++rows;
-  }
-  io::write_atomically(file.string(), kept);
-  return rows;
+  return keep_rows_until(out_ / "metrics.jsonl", fs::path(run_dir_of(resume)) / "metrics.jsonl", "epoch", epoch);
 }
 
 void RunFolder::open_metrics() {
@@ -226,14 +229,7 @@ void RunFolder::write_curves(const std::string& svg) const {
 
 void RunFolder::open_steps(int64_t keep_until_step, const std::string& resume) {
   const fs::path file = out_ / "steps.jsonl";
-  if (!resume.empty()) {  // the rows up to the resumed step, from the checkpoint's folder when the run moved
-    const fs::path source = fs::path(run_dir_of(resume)) / "steps.jsonl";
-    std::string kept;
-    for (const auto& row : read_rows(fs::exists(file) ? file : source))
-      if (row.contains("step") && row["step"].is_number_integer() && row["step"].get<int64_t>() <= keep_until_step)
-        kept += row.dump() + "\n";
-    io::write_atomically(file.string(), kept);
-  }
+  if (!resume.empty()) keep_rows_until(file, fs::path(run_dir_of(resume)) / "steps.jsonl", "step", keep_until_step);
   steps_.open(file, std::ios::app);
 }
 
