@@ -2,9 +2,12 @@
 // The validated configuration: plain structs, filled once at the edge by load_config() (json.hpp)
 // and read everywhere else. Every key, its type, default and range is documented in
 // configs/README.md; the struct defaults below are the format's defaults. No JSON library here.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace nabla {
@@ -135,6 +138,22 @@ struct Config {
 inline int moment_buffers(const OptimizerConfig& o) {
   if (o.type == OptimizerKind::sgd) return o.momentum > 0 ? 1 : 0;
   return 2;
+}
+
+// The config's data files by the key that names them: {"data.train.images", &path}, ... for
+// the train and test splits' images, labels and csv (a path is empty where the config gives none).
+// Writable through a non-const Config.
+template <class C>
+auto data_files(C& c) {
+  using Path = std::conditional_t<std::is_const_v<C>, const std::string*, std::string*>;
+  auto& t = c.data.train;
+  auto& v = c.data.test;
+  return std::array<std::pair<const char*, Path>, 6>{{{"data.train.images", &t.images},
+                                                      {"data.train.labels", &t.labels},
+                                                      {"data.train.csv", &t.csv},
+                                                      {"data.test.images", &v.images},
+                                                      {"data.test.labels", &v.labels},
+                                                      {"data.test.csv", &v.csv}}};
 }
 
 // The output layer: the last dense layer (the last layer, when none is dense; `layers` must not be

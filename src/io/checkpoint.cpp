@@ -2,7 +2,6 @@
 
 #include <zlib.h>
 
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cinttypes>
@@ -11,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <type_traits>
 
 #include "config/json.hpp"
 #include "io/atomic_file.hpp"
@@ -54,22 +52,9 @@ uint32_t metadata_crc(const std::map<std::string, std::string>& m) {
   return crc32_of(all);
 }
 
-// The config's data files by key. The checkpoint also holds each relative to its own folder
+// The checkpoint holds the config's data files also relative to its own folder
 // (__metadata__.data_paths), so that a run folder moved with its data, or a copied project, finds
 // them again.
-template <class C>
-auto data_files(C& c) {
-  using Path = std::conditional_t<std::is_const_v<C>, const std::string*, std::string*>;
-  auto& t = c.data.train;
-  auto& v = c.data.test;
-  return std::array<std::pair<const char*, Path>, 6>{{{"data.train.images", &t.images},
-                                                      {"data.train.labels", &t.labels},
-                                                      {"data.train.csv", &t.csv},
-                                                      {"data.test.images", &v.images},
-                                                      {"data.test.labels", &v.labels},
-                                                      {"data.test.csv", &v.csv}}};
-}
-
 // "../../data/fashion-mnist/t10k-images-idx3-ubyte.gz" for runs/default/checkpoints/best.safetensors
 std::string data_paths_json(const Config& c, const std::string& checkpoint) {
   namespace fs = std::filesystem;

@@ -1,6 +1,7 @@
 #include "train/evaluate.hpp"
 
 #include <filesystem>
+#include <string_view>
 #include <utility>
 
 #include "io/checkpoint.hpp"
@@ -100,10 +101,10 @@ void check_fits(const io::Checkpoint& ck, const EvalData& d, const data::Info& i
 // them: said with the key they come from and the flags that override them.
 void check_test_files(const std::string& path, const Config& c) {
   const DataSource& t = c.data.test;
-  for (const auto& [key, file] : {std::pair{"data.test.images", &t.images}, std::pair{"data.test.labels", &t.labels},
-                                  std::pair{"data.test.csv", &t.csv}}) {
+  for (const auto& [key, file] : data_files(c)) {
     std::error_code ec;
-    if (file->empty() || std::filesystem::exists(*file, ec)) continue;
+    if (std::string_view(key).rfind("data.test.", 0) != 0 || file->empty() || std::filesystem::exists(*file, ec))
+      continue;
     throw Error(path, "",
                 std::string(key) + " of its config, " + *file +
                     ", does not exist (was the checkpoint moved from another machine or folder?): give " +

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "io/sha256.hpp"
@@ -76,14 +77,9 @@ std::string utc_now() {
 
 ojson data_fingerprints(const Config& c, const std::string& only) {
   ojson data = ojson::object();
-  auto add = [&](const std::string& key, const std::string& path) {
-    if (!path.empty() && key.rfind(only, 0) == 0) data[key] = {{"path", path}, {"sha256", io::sha256_of_file(path)}};
-  };
-  for (const auto& [split, source] : {std::pair{"train", &c.data.train}, std::pair{"test", &c.data.test}}) {
-    add(std::string("data.") + split + ".images", source->images);
-    add(std::string("data.") + split + ".labels", source->labels);
-    add(std::string("data.") + split + ".csv", source->csv);
-  }
+  for (const auto& [key, path] : data_files(c))
+    if (!path->empty() && std::string_view(key).rfind(only, 0) == 0)
+      data[key] = {{"path", *path}, {"sha256", io::sha256_of_file(*path)}};
   return data;
 }
 
