@@ -18,6 +18,12 @@
 // bounds it keeps (Network::delta_rows); an update that still overflows (a huge learning rate)
 // is reported by phase 3. With one thread the same phases run on the caller.
 //
+// The same bits on any number of threads: the blocks of rows (phases 0 and 2) and of units
+// (phases 1 and 3) are fixed by the batch and the layers alone, never by the thread count; the
+// threads only share them out. So every GEMM has the same shape and operands whatever the
+// threads, and no kernel choice (OpenBLAS picks kernels by shape: a small-matrix kernel below
+// 10^6 multiply-adds, edge kernels for a short tile) can differ; each dropout mask is drawn from
+// its block's own stream, and the loss and the gradient norm are summed block by block in order.
 // Why not OpenBLAS's own threads: at a batch of 64 the small layers' GEMMs gain little or nothing
 // from a second thread, while here both cores are busy for the whole step (README, Performance).
 #include <atomic>
@@ -46,12 +52,19 @@ class DataParallel {
   // packs the layer's input (batch x in) anew, so fewer, larger blocks pack it fewer times (the
   // measurement that chose 128 over 32 is in the README's Performance section).
   static constexpr int64_t kBlockUnits = 128;
+  // A batch is cut into at most kRowBlocks blocks of rows, each a multiple of 8 and at least
+  // kMinBlockRows (a batch of 64: 2 blocks of 32; of 256: 8 of 32; of 1024: 8 of 128).
+  static constexpr int64_t kRowBlocks = 8, kMinBlockRows = 32;
+  static int64_t block_rows(int64_t rows);
+  // A layer's blocks of units: kBlockUnits, or for a narrower layer its halves (a multiple of 8),
+  // so that two threads share every layer.
+  static int64_t block_units(int64_t units);
 
   DataParallel(Network<float>& net, int threads);
 
   // Phases 0 to 2 for a batch. A batch handed out as bytes (Batch::raw) is scaled first, each
-  // thread its own rows. Thread k's dropout masks come from a generator seeded by
-  // (dropout_seed, k), so a run is the same for the same seed and thread count.
+  // thread its own rows. The dropout masks of a block come from a generator seeded by
+  // (dropout_seed, block, phase), so a run is the same for the same seed on any thread count.
   StepResult compute(const data::Batch& batch, uint64_t dropout_seed);
 
   // Phase 3: the gradients and the optimiser's step, block by block. Returns false when the update
@@ -66,6 +79,7 @@ class DataParallel {
   struct Block {
     size_t layer;
     int64_t u0, u1;  // units [u0, u1) of the layer
+    size_t index;    // in the order of all blocks, layer by layer: where its squares are summed
   };
 
   Network<float>& net_;
@@ -75,14 +89,14 @@ class DataParallel {
   // Per thread: one block's weight and bias gradients (the largest block's size: a 2-unit layer over
   // 10 million inputs needs 2 rows of them, not kBlockUnits).
   std::vector<std::vector<float>> scratch_;
-  std::vector<LossResult> results_;  // per thread
-  std::vector<int64_t> shard_rows_;
-  // Per thread, each written by its own thread only: char, not vector<bool>, whose bits share bytes
-  // (two threads writing neighbouring bits would race).
-  std::vector<char> bounded_;         // phase 2: the thread's rows' gradients are finite
-  std::vector<char> updated_finite_;  // phase 3
-  std::vector<double> squares_;       // phase 3, per thread: the sum of its blocks' squared gradients
-  std::vector<float> x_;              // a batch scaled from bytes, when the loader defers
+  // Per block of rows, each written by the thread that ran the block only: char, not vector<bool>,
+  // whose bits share bytes (two threads writing neighbouring bits would race).
+  std::vector<LossResult> results_;
+  std::vector<char> bounded_;  // phase 2: the block's gradients are finite
+  // Per thread (phase 3): its blocks' updates left everything finite.
+  std::vector<char> updated_finite_;
+  std::vector<double> squares_;  // per block of units: the sum of its squared gradients
+  std::vector<float> x_;         // a batch scaled from bytes, when the loader defers
 };
 
 }  // namespace nabla
