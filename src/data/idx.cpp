@@ -1,5 +1,6 @@
 #include "data/idx.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -83,10 +84,13 @@ IdxHeader read_idx_header(InputFile& file, IdxKind kind) {
   // Up to 2^32 records of 2^32 x 2^32 elements would overflow int64: no real file comes near 2^52 bytes.
   constexpr int64_t kMaxBytes = int64_t(1) << 52;
   int64_t size = dtype_bytes(h.dtype);
+  // A count of 0 is bounded as 1: a record's size alone must fit too (the fuzzer's first finding:
+  // 0 records of 4294967295 x 4294967070 overflowed record_elements()).
   for (int64_t d : h.dims) {
-    if (d != 0 && size > kMaxBytes / d)
+    const int64_t factor = std::max<int64_t>(d, 1);
+    if (size > kMaxBytes / factor)
       throw Error(path, file.where(4), "the dimensions in the header make a file of more than 2^52 bytes");
-    size *= d;
+    size *= factor;
   }
 
   if (!file.gzip()) {
