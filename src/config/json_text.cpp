@@ -9,6 +9,7 @@
 #include <set>
 
 #include "util/error.hpp"
+#include "util/json_depth.hpp"
 
 namespace nabla::config {
 
@@ -114,6 +115,10 @@ ojson parse_text(const std::string& text, const std::string& file, std::vector<s
   if (const size_t nul = text.find('\0'); nul != std::string::npos)
     throw Errors({file + ":" + line_column(text, nul) + ": JSON syntax error: a NUL byte (JSON text holds none)"});
 
+  if (const size_t deep = too_deep_at(text); deep != std::string::npos)
+    throw Errors({file + ":" + line_column(text, deep) + ": JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                  " levels deep (a config nests five)"});
+
   struct Frame {
     bool array;
     size_t index = 0;   // array: the element being parsed
@@ -139,10 +144,8 @@ ojson parse_text(const std::string& text, const std::string& file, std::vector<s
   auto track = [&](int, Event event, ojson& parsed) {
     switch (event) {
       case Event::object_start:
-        stack.push_back({false});
-        break;
       case Event::array_start:
-        stack.push_back({true});
+        stack.push_back({event == Event::array_start});
         break;
       case Event::key:
         stack.back().key = parsed.get<std::string>();

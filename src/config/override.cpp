@@ -54,7 +54,9 @@ ojson value_of(const std::string& text, const std::string& assignment) {
   ojson value = ojson::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!value.is_discarded()) {  // parsed again as a config file is, so that a key given twice is an error
     std::vector<std::string> twice;
-    value = config::parse_text(text, "--set " + assignment, twice);
+    // Named as the user wrote it, up to 60 characters (a value may be a hundred kilobytes long).
+    const std::string named = assignment.size() <= 60 ? assignment : assignment.substr(0, 57) + "...";
+    value = config::parse_text(text, "--set " + named, twice);
     if (!twice.empty()) throw Error(twice.front());
     return value;
   }

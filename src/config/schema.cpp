@@ -218,7 +218,8 @@ const Section<EarlyStoppingConfig> kEarlyStopping = {
 
 const Section<TrainingConfig> kTraining = {{
     {"epochs", integer(&TrainingConfig::epochs, 1), {}, kMayChangeOnResume},
-    {"batch_size", integer(&TrainingConfig::batch_size, 1)},
+    // A GEMM's sizes are ints, and no MLP trains on a batch of more than a million samples.
+    {"batch_size", integer(&TrainingConfig::batch_size, 1, int64_t(1) << 20, "a positive integer up to 1048576")},
     {"shuffle", boolean(&TrainingConfig::shuffle)},
     {"seed", seed()},
     {"threads", integer(&TrainingConfig::threads, 1, 64), {}, kMayChangeOnResume},

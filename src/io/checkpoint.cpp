@@ -16,6 +16,7 @@
 #include "io/safetensors.hpp"
 #include "util/error.hpp"
 #include "util/format.hpp"
+#include "util/json_depth.hpp"
 
 namespace nabla::io {
 
@@ -198,13 +199,23 @@ void check_format(const Metadata& m, const SafetensorsFile& file) {
                  actual_crc + ": the file is damaged");
 }
 
+// A metadata value that holds JSON, refused where it nests deeper than kMaxJsonDepth.
+void check_depth(const Metadata& m, const char* key) {
+  if (const size_t deep = too_deep_at(m.get(key)); deep != std::string::npos)
+    throw m.fail(std::string("__metadata__.") + key + ": JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                 " levels deep at byte " + std::to_string(deep) + " of its value");
+}
+
 // The config the checkpoint was trained with, validated like a config file.
 void read_config(const Metadata& m, const std::string& path, Checkpoint& c) {
   nlohmann::ordered_json json;
   try {
+    check_depth(m, "config");
     json = nlohmann::ordered_json::parse(m.get("config"));
   } catch (const nlohmann::json::parse_error& e) {
-    throw m.fail("__metadata__.config: not JSON: " + std::string(e.what()));
+    // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." without the library's tag
+    const std::string what = e.what();
+    throw m.fail("__metadata__.config: not JSON: " + what.substr(what.find(']') + 2));
   }
   try {
     c.config = parse_config(json, path + " (__metadata__.config)", ".");
@@ -220,6 +231,7 @@ void read_config(const Metadata& m, const std::string& path, Checkpoint& c) {
 void find_moved_data(const Metadata& m, const std::string& path, Checkpoint& c) {
   namespace fs = std::filesystem;
   if (!m.all().count("data_paths")) return;  // written before nabla kept them
+  check_depth(m, "data_paths");
   const nlohmann::json j = nlohmann::json::parse(m.get("data_paths"), nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) throw m.fail("__metadata__.data_paths: expected a JSON object of strings");
   const fs::path folder = fs::path(path).parent_path();
@@ -279,6 +291,22 @@ void read_network_size(const Metadata& m, const SafetensorsFile& file, Checkpoin
     throw m.fail("tensor " + last_name + ": expected shape [outputs, inputs], found " + shape_text(last->shape));
   c.inputs = first->shape[1];
   c.outputs = last->shape[0];
+  // Every dense layer's weights, before a network is sized by the config: the file's tensors fit in
+  // the file (read_safetensors), so a forged units of 2^31 in a hidden layer is refused here
+  // rather than allocated.
+  int64_t in = c.inputs, i = 0;
+  for (const LayerConfig& l : c.config.layers) {
+    if (l.type != LayerType::dense) continue;
+    const std::string name = "layers." + std::to_string(i) + ".weight";
+    const int64_t out = l.units > 0 ? l.units : c.outputs;  // as Network sizes it
+    const TensorEntry* t = find_tensor(file, name);
+    if (!t) throw m.fail("missing tensor " + name + " (the config's network has it)");
+    if (t->shape != std::vector<int64_t>{out, in})
+      throw m.fail("tensor " + name + ": expected shape " + shape_text({out, in}) + " (from the config), found " +
+                   shape_text(t->shape));
+    in = out;
+    ++i;
+  }
 }
 
 // Every tensor against the network the config describes, and the optimiser's moments; no other.

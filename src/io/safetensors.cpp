@@ -13,6 +13,7 @@
 
 #include "util/error.hpp"
 #include "util/format.hpp"
+#include "util/json_depth.hpp"
 
 namespace nabla::io {
 
@@ -94,6 +95,9 @@ nlohmann::json read_header(const std::string& path, const std::string& all, uint
       twice = parsed.get<std::string>();
     return true;
   };
+  if (const size_t deep = too_deep_at(std::string_view(all.data() + 8, size_t(n))); deep != std::string_view::npos)
+    throw fail_at(path, "header: JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                            " levels deep at header byte " + std::to_string(deep));
   try {
     header = nlohmann::json::parse(all.begin() + 8, all.begin() + 8 + int64_t(n), track);
   } catch (const nlohmann::json::parse_error& e) {

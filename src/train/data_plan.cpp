@@ -14,7 +14,10 @@ namespace nabla {
 
 namespace {
 
+// The file a problem is in: the CSV file, or of IDX the labels file (for a label or the count) or
+// the images file (for the features).
 std::string source_name(const DataSource& s) { return s.csv.empty() ? s.labels : s.csv; }
+std::string features_name(const DataSource& s) { return s.csv.empty() ? s.images : s.csv; }
 
 // The test split against the training split: some samples, the same features, no unknown label.
 void check_test_split(const Config& c, const DataPlan& p) {
@@ -22,7 +25,7 @@ void check_test_split(const Config& c, const DataPlan& p) {
   if (p.test.count == 0) throw Error(file, "data.test", source_name(c.data.test) + " holds no samples");
   if (p.test.features != p.train.features)
     throw Error(file, "data.test",
-                source_name(c.data.test) + " has " + std::to_string(p.test.features) +
+                features_name(c.data.test) + " has " + std::to_string(p.test.features) +
                     " features a sample, the "
                     "training data " +
                     std::to_string(p.train.features));

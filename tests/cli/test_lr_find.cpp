@@ -64,5 +64,6 @@ TEST_CASE("lr-find refuses bad rates and configs with one-line errors") {
   CHECK(missing.output.find("configs/absent.json: cannot open") == 0);
   const Run bad = run_nabla("lr-find configs/gradcheck.json --set training.batch_size=0");
   CHECK(bad.code == 2);
-  CHECK(bad.output == "configs/gradcheck.json: training.batch_size: expected a positive integer, got 0\n");
+  CHECK(bad.output ==
+        "configs/gradcheck.json: training.batch_size: expected a positive integer up to 1048576, got 0\n");
 }
