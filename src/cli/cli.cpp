@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -123,6 +124,9 @@ std::string with_suggestion(const CLI::ParseError& e, const CLI::App& app) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // A write past `ulimit -f` fails with EFBIG, and is reported like a full disk, naming the file;
+  // by default SIGXFSZ would kill the process mid-write instead, without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"nabla: trains feedforward neural networks from a JSON config, on the CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_text());

@@ -97,8 +97,10 @@ int train_command(const TrainFlags& f) {
   if (!f.quiet) o.on_note = [](const std::string& note) { std::cout << note << "\n"; };
   o.on_warning = [](const std::string& w) { std::cerr << "warning: " << w << "\n"; };
   if (!f.quiet)
-    std::cout << (f.resume.empty() ? "training " + config.name : "resuming " + config.name + " from " + f.resume)
-              << (config.training.precision == "bf16" ? " in bf16" : "") << " into " << o.out_dir << "\n";
+    o.on_start = [&] {
+      std::cout << (f.resume.empty() ? "training " + config.name : "resuming " + config.name + " from " + f.resume)
+                << (config.training.precision == "bf16" ? " in bf16" : "") << " into " << o.out_dir << "\n";
+    };
   const TrainResult r = train(config, o);
   if (!f.quiet) {
     std::cout << "done: " << r.epochs_run << " epochs";

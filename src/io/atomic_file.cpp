@@ -65,25 +65,28 @@ void write_atomically(const std::string& path, std::string_view bytes) {
   // A replaced file keeps its permissions (umask gave the new one its own).
   if (exists && ::fchmod(fd, st.st_mode & 07777) != 0) {
     discard(fd, tmp);
-    fail(tmp, "cannot set its mode");
+    fail(path, "cannot give the temporary file " + tmp + " its mode");
   }
+  // Failures name the file being replaced, which the user knows, and the temporary one, now gone.
+  const std::string through = " (through the temporary file " + std::filesystem::path(tmp).filename().string() +
+                              ", removed; the file is as it was)";
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       discard(fd, tmp);
-      fail(tmp, "cannot write");
+      fail(path, "cannot write" + through);
     }
     done += size_t(n);
   }
   if (::fsync(fd) != 0) {
     discard(fd, tmp);
-    fail(tmp, "cannot fsync");
+    fail(path, "cannot fsync" + through);
   }
   if (::close(fd) != 0) {  // on some file systems the last write error comes here
     discard(-1, tmp);
-    fail(tmp, "cannot close");
+    fail(path, "cannot close" + through);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     discard(-1, tmp);
@@ -94,6 +97,23 @@ void write_atomically(const std::string& path, std::string_view bytes) {
     ::fsync(dir);
     ::close(dir);
   }
+}
+
+int remove_stale_temporaries(const std::string& folder) {
+  // ".NAME.tmp-" and 8 hex digits: nothing else of a run folder is named so.
+  auto is_temporary = [](const std::string& name) {
+    const size_t at = name.rfind(".tmp-");
+    if (name.size() < 2 || name[0] != '.' || at == std::string::npos || at < 2 || name.size() != at + 5 + 8)
+      return false;
+    return name.find_first_not_of("0123456789abcdef", at + 5) == std::string::npos;
+  };
+  int removed = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && is_temporary(it->path().filename().string()) &&
+        std::filesystem::remove(it->path(), ec))
+      ++removed;
+  return removed;
 }
 
 }  // namespace nabla::io

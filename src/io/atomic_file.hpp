@@ -8,7 +8,13 @@
 
 namespace nabla::io {
 
-// Writes `bytes` to `path` atomically as above. Throws nabla::Error naming the path.
+// Writes `bytes` to `path` atomically as above. Throws nabla::Error naming the path (and the
+// temporary file, which is removed), with the system's reason: "No space left on device".
 void write_atomically(const std::string& path, std::string_view bytes);
+
+// Removes the temporary files that writers killed before their rename left in `folder` (names
+// .NAME.tmp-XXXXXXXX, as write_atomically makes them). Only for a folder no other process writes
+// to: the run folder, under its lock. Returns how many it removed.
+int remove_stale_temporaries(const std::string& folder);
 
 }  // namespace nabla::io

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "config/json.hpp"
@@ -154,20 +155,78 @@ void prune_epoch_files(const fs::path& dir, int64_t keep) {
       throw Error(files[i].second.string(), "", "cannot remove an old checkpoint: " + ec.message());
 }
 
+namespace {
+
+// Whether `folder` holds only what a new run writes before its first epoch ends, by its names (the
+// config, the manifest, the curves, metrics and steps without a row, the initial checkpoint, the
+// temporary files of a write cut short): what a run killed while loading or in its first epoch
+// (SIGKILL, a power cut) left. Nothing in it is worth keeping: the same command makes it again.
+bool left_before_first_epoch(const fs::path& folder) {
+  static const std::set<std::string> top = {".lock",         "config.json", "run.json",    "curves.svg",
+                                            "metrics.jsonl", "metrics.csv", "steps.jsonl", "checkpoints"};
+  auto temporary = [](const std::string& name) {
+    return name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos;
+  };
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!top.count(name) && !temporary(name)) return false;
+  }
+  for (fs::directory_iterator it(folder / "checkpoints", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name != "epoch-0000.safetensors" && !temporary(name)) return false;
+  }
+  return !ec && read_rows(folder / "metrics.jsonl").empty();  // steps.jsonl's rows are the first epoch's
+}
+
+// last.safetensors, or else the epoch-N checkpoint of the highest N (a run stopped between an
+// epoch's metrics row and its last.safetensors has only those); empty when there is none.
+fs::path newest_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / "last.safetensors", ec)) return dir / "last.safetensors";
+  fs::path newest;
+  int64_t highest = -1;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (const int64_t epoch = epoch_of_file(it->path().filename().string()); epoch > highest)
+      highest = epoch, newest = it->path();
+  return newest;
+}
+
+}  // namespace
+
 RunFolder::RunFolder(const std::string& out, const std::string& resume, const io::Checkpoint* from)
     : out_(out), checkpoints_(out_ / "checkpoints") {
   std::error_code ec;
   in_place_ = from && same_folder(out_, run_dir_of(resume));
-  if (!in_place_ && fs::exists(out_ / "metrics.jsonl", ec))
-    throw Error(out_.string(), "", "already holds a run (metrics.jsonl): choose another --out or remove it");
-  if (!in_place_ && fs::is_directory(out_, ec) && !fs::is_empty(out_, ec))
+  const bool taken = !in_place_ && fs::is_directory(out_, ec) && !fs::is_empty(out_, ec);
+  const bool reuse = taken && !from && left_before_first_epoch(out_);
+  if (taken && !reuse && fs::exists(out_ / "metrics.jsonl", ec)) {
+    const fs::path newest = newest_checkpoint(checkpoints_);
+    throw Error(out_.string(), "",
+                "already holds a run (metrics.jsonl): " +
+                    (newest.empty() ? std::string() : "continue it with --resume " + newest.string() + ", or ") +
+                    "choose another --out");
+  }
+  if (taken && !reuse)
     throw Error(out_.string(), "",
                 std::string("is not empty: a ") + (from ? "resumed run moved to another folder" : "new run") +
                     " needs a new or empty folder (--out)");
   created_ = !fs::exists(out_, ec);
   fs::create_directories(checkpoints_, ec);
   if (ec) throw Error(out_.string(), "", "cannot create the run folder: " + ec.message());
-  lock_ = std::make_unique<Lock>(out_);
+  lock_ = std::make_unique<Lock>(out_);  // a run still loading there holds it: refused, untouched
+  if (reuse) {
+    for (const char* name : {"config.json", "run.json", "curves.svg", "metrics.jsonl", "metrics.csv", "steps.jsonl",
+                             "checkpoints/epoch-0000.safetensors"})
+      fs::remove(out_ / name, ec);
+    reused_ = out_.string() +
+              " held only what a run stopped before its first epoch ended left (no metrics row, no checkpoint but the "
+              "initial one): this run starts it anew";
+  }
+  // A run killed in the middle of a write (SIGKILL, a power cut) left its temporary file; the lock
+  // says no writer is alive.
+  io::remove_stale_temporaries(out_.string());
+  io::remove_stale_temporaries(checkpoints_.string());
   int64_t newest = 0;
   if (in_place_ && holds_later_state(checkpoints_, from->state.epoch, from->state.step, newest))
     throw Error(resume, "",

@@ -49,6 +49,9 @@ class RunFolder {
   RunFolder& operator=(const RunFolder&) = delete;
 
   const std::filesystem::path& path() const { return out_; }
+  // A new run may take a folder that a run stopped before its first epoch ended left (killed while
+  // loading, say): then this says so, for a warning; otherwise empty.
+  const std::string& reused() const { return reused_; }
   bool in_place() const { return in_place_; }  // a resume in the checkpoint's own folder
 
   std::filesystem::path last() const { return checkpoints_ / "last.safetensors"; }
@@ -87,6 +90,7 @@ class RunFolder {
   class Lock;
   std::filesystem::path out_, checkpoints_;
   bool in_place_ = false, created_ = false;
+  std::string reused_;
   std::unique_ptr<Lock> lock_;
   std::ofstream metrics_, steps_;
   std::vector<nlohmann::ordered_json> rows_;  // metrics.jsonl's

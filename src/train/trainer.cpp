@@ -365,6 +365,8 @@ TrainResult train(const Config& c, const TrainOptions& options) {
     for (const std::string& w : changed_data_files(options.resume, entry["data"])) options.on_warning(w);
   }
   RunFolder folder(options.out_dir, options.resume, from ? &*from : nullptr);
+  if (!folder.reused().empty() && options.on_warning) options.on_warning(folder.reused());
+  if (options.on_start) options.on_start();
   try {
     return train_in(folder, c, options, plan, from ? &*from : nullptr, notes, entry, signals, started);
   } catch (const Diverged&) {

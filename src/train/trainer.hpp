@@ -43,6 +43,9 @@ struct TrainOptions {
   std::function<void(const std::string&)> on_note;
   // Called with each data file a resumed checkpoint's run recorded that has changed since (run.json).
   std::function<void(const std::string&)> on_warning;
+  // Called once the run is accepted (the data planned, a resume checked, the run folder taken), so
+  // that "resuming X into DIR" is never said of a resume that is then refused.
+  std::function<void()> on_start;
 };
 
 struct TrainResult {

@@ -37,11 +37,6 @@ const std::vector<std::string> kClassNames{"T-shirt/top", "Trouser", "Pullover",
 // configs/gradcheck.json: 2000 training samples, 200 of them held out, in batches of 32.
 constexpr int64_t kStepsPerEpoch = (2000 - 200 + 31) / 32;
 
-std::string bytes_of(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 void write(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
 // The rows of a JSON-lines file, keys in their order in the file.
@@ -380,7 +375,8 @@ void check_curves(const Svg& s, const std::vector<ordered_json>& rows, int64_t b
     const Chart& c = panels[panel];
     const Scale x = scale_of(c.x, false), y = scale_of(c.y, panel == "loss");
     CHECK(y.b < 0);  // up is more
-    for (const auto& [key, name] : splits) {
+    for (const auto& [key, name_] : splits) {
+      const auto& name = name_;  // clang 14 lets no lambda capture a binding
       CAPTURE(name);
       const bool present = rows[0].contains(key + "_loss");
       REQUIRE(c.legend.count(name) == size_t(present));
@@ -987,7 +983,8 @@ TEST_CASE("pictures: nabla plot of several runs, or with --metric, draws a line 
     CAPTURE(legend);
     REQUIRE(c.legend.size() == runs.size());
     REQUIRE(c.polylines.size() == runs.size());
-    for (const auto& [name, rows] : runs) {
+    for (const auto& [name_, rows] : runs) {
+      const auto& name = name_;  // clang 14 lets no lambda capture a binding
       CAPTURE(name);
       REQUIRE(c.legend.count(name) == 1);
       check_series(c, c.legend.at(name), column(*rows, "epoch"), column(*rows, metric), x, y);
