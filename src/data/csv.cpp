@@ -176,9 +176,10 @@ Info CsvReader::scan() {
       first_line = line_;
       if (n < 2) fail(0, "expected a label and at least one feature, found 1 column");
       if (header_ && header_columns != n)
+        // Either may be the wrong one (a cut or garbled row, a header of another file): both are named.
         throw Error(file_.path(), "line " + std::to_string(header_line),
-                    "the header has " + std::to_string(header_columns) + " columns, expected " + std::to_string(n) +
-                        " as in the first row (line " + std::to_string(line_) + ")");
+                    "the header has " + std::to_string(header_columns) + " columns but the first row (line " +
+                        std::to_string(line_) + ") has " + std::to_string(n) + ": they must agree");
     } else if (n != columns) {
       fail(0, "expected " + std::to_string(columns) + " columns (a label and " + std::to_string(columns - 1) +
                   " features, as on line " + std::to_string(first_line) + "), found " + std::to_string(n));

@@ -97,15 +97,16 @@ TEST_CASE("csv: the header row") {
   CHECK(inspect(csv_source(without), DataFormat::csv, false).classes == 4);
   // A header read as data: the error says which line and suggests the setting.
   CHECK(error_of([&] { inspect(csv_source(with), DataFormat::csv, false); }) ==
-        with + ": line 1, column 1: expected a non-negative integer label, found \"label\" (is line 1 a header? "
-               "set data.csv_header to true, or pass --csv-header to nabla eval)");
+        with +
+            ": line 1, column 1: expected a non-negative integer label, found \"label\" (is line 1 a header? "
+            "set data.csv_header to true, or pass --csv-header to nabla eval)");
   // csv_header on a file without one: the first row is the header, one sample fewer.
   CHECK(inspect(csv_source(without), DataFormat::csv, true).count == 1);
   // The header must have as many columns as the rows.
   auto wide = dir.file("wide.csv");
   write_text(wide, "label,a,b,c\n" + body);
   CHECK(error_of([&] { inspect(csv_source(wide), DataFormat::csv, true); }) ==
-        wide + ": line 1: the header has 4 columns, expected 3 as in the first row (line 2)");
+        wide + ": line 1: the header has 4 columns but the first row (line 2) has 3: they must agree");
   // Nothing after the header, or nothing at all.
   auto only = dir.file("only-header.csv");
   write_text(only, "label,a,b\n");
@@ -153,13 +154,15 @@ TEST_CASE("csv: ragged rows and bad fields name the line and column") {
   auto infinite = dir.file("inf.csv");
   write_text(infinite, "1,2,inf\n");
   CHECK(error_of([&] { inspect(csv_source(infinite), DataFormat::csv, false); }) ==
-        infinite + ": line 1, column 3: expected a finite number within float32's range (about ±3.4e38), found "
-                   "\"inf\"");
+        infinite +
+            ": line 1, column 3: expected a finite number within float32's range (about ±3.4e38), found "
+            "\"inf\"");
   auto beyond = dir.file("beyond.csv");  // a number, but not a float32 one
   write_text(beyond, "1,2,3\n0,-3.5e38,1\n");
   CHECK(error_of([&] { inspect(csv_source(beyond), DataFormat::csv, false); }) ==
-        beyond + ": line 2, column 2: expected a finite number within float32's range (about ±3.4e38), found "
-                 "\"-3.5e38\"");
+        beyond +
+            ": line 2, column 2: expected a finite number within float32's range (about ±3.4e38), found "
+            "\"-3.5e38\"");
 
   auto label_only = dir.file("label-only.csv");
   write_text(label_only, "1\n2\n");
