@@ -376,7 +376,8 @@ TEST_CASE("to_json gives the resolved config in a readable key order") {
 TEST_CASE("to_json round-trips through parse_config") {
   const std::vector<std::pair<std::string, std::string>> configs = {
       {"rt/example/configs/default.json", kExample}, {"rt/tiny.json", kMinimal}, {"rt/csv-adam.json", kCsvAdam}};
-  for (const auto& [name, text] : configs) {
+  for (const auto& [name_, text] : configs) {
+    const std::string& name = name_;  // clang 14 lets no lambda capture a binding
     CAPTURE(name);
     const Config c = nabla::load_config(write_file(name, text));
     // Data paths are absolute, so the folder it is parsed against no longer matters.
@@ -430,7 +431,8 @@ TEST_CASE("every enum value's name, as configs/README.md spells it, parses to th
   const std::pair<Activation, const char*> activations[] = {  // softmax: on the last layer only, below
       {Activation::sigmoid, "sigmoid"}, {Activation::tanh, "tanh"},     {Activation::relu, "relu"},
       {Activation::leaky_relu, "leaky_relu"}, {Activation::linear, "linear"}};
-  for (const auto& [value, name] : activations) {
+  for (const auto& [value, name_] : activations) {
+    const char* name = name_;  // clang 14 lets no lambda capture a binding
     CAPTURE(name);
     CHECK(with("ACT", name).layers[0].activation == value);
     CHECK(std::string(to_string(value)) == name);
@@ -439,14 +441,16 @@ TEST_CASE("every enum value's name, as configs/README.md spells it, parses to th
   CHECK(std::string(to_string(Activation::softmax)) == "softmax");
   const std::pair<Init, const char*> inits[] = {{Init::glorot_uniform, "glorot_uniform"}, {Init::glorot_normal, "glorot_normal"},
                                                 {Init::he, "he"}, {Init::gaussian, "gaussian"}};
-  for (const auto& [value, name] : inits) {
+  for (const auto& [value, name_] : inits) {
+    const char* name = name_;  // clang 14 lets no lambda capture a binding
     CAPTURE(name);
     CHECK(with("INIT", name).layers[0].init == value);
     CHECK(std::string(to_string(value)) == name);
   }
   const std::pair<OptimizerKind, const char*> optimizers[] = {
       {OptimizerKind::sgd, "sgd"}, {OptimizerKind::adam, "adam"}, {OptimizerKind::adamw, "adamw"}};
-  for (const auto& [value, name] : optimizers) {
+  for (const auto& [value, name_] : optimizers) {
+    const char* name = name_;  // clang 14 lets no lambda capture a binding
     CAPTURE(name);
     CHECK(with("OPT", name).optimizer.type == value);
     CHECK(std::string(to_string(value)) == name);
@@ -455,7 +459,8 @@ TEST_CASE("every enum value's name, as configs/README.md spells it, parses to th
                                                             {ScheduleKind::step, "step"},
                                                             {ScheduleKind::exponential, "exponential"},
                                                             {ScheduleKind::cosine, "cosine"}};
-  for (const auto& [value, name] : schedules) {
+  for (const auto& [value, name_] : schedules) {
+    const char* name = name_;  // clang 14 lets no lambda capture a binding
     CAPTURE(name);
     CHECK(with("SCHED", name).schedule.type == value);
     CHECK(std::string(to_string(value)) == name);
