@@ -2,8 +2,10 @@
 #include "config/reader.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 
 #include "util/error.hpp"
@@ -151,7 +153,20 @@ bool Reader::number(const ojson& v, const std::string& path, const Range& r, dou
       return true;
     }
   }
-  error(path, std::string("expected ") + r.text + ", got " + describe(v));
+  std::string message = std::string("expected ") + r.text + ", got " + describe(v);
+  // A number JSON cannot hold ("1e400", "NaN", "inf"): --set passes what is not JSON as a string.
+  if (v.is_string()) {
+    const std::string& t = v.get_ref<const std::string&>();
+    char* end = nullptr;
+    errno = 0;
+    const double x = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+    if (!t.empty() && end == t.c_str() + t.size())
+      message += std::isnan(x)     ? " (a string: JSON has no NaN)"
+                 : errno == ERANGE ? " (a string: " + t + " is beyond a double's range)"
+                 : std::isinf(x)   ? " (a string: JSON has no infinity)"
+                                   : " (a string, not a number)";
+  }
+  error(path, message);
   return false;
 }
 

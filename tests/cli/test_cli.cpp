@@ -259,3 +259,14 @@ TEST_CASE("the same seed gives the same run; another seed another") {
         std::string::npos);
   for (const fs::path& d : {a, b, c}) fs::remove_all(d);
 }
+
+TEST_CASE("--set of a number JSON cannot hold says why it is taken as a string") {
+  const Run big = run_nabla("train configs/gradcheck.json --dry-run --set optimizer.learning_rate=1e400");
+  CHECK(big.code == 2);
+  CHECK(big.output ==
+        "configs/gradcheck.json: optimizer.learning_rate: expected a number > 0, got \"1e400\" (a string: 1e400 is "
+        "beyond a double's range)\n");
+  const Run nan = run_nabla("train configs/gradcheck.json --dry-run --set optimizer.learning_rate=NaN");
+  CHECK(nan.code == 2);
+  CHECK(nan.output.find("got \"NaN\" (a string: JSON has no NaN)") != std::string::npos);
+}

@@ -152,7 +152,7 @@ const std::vector<Case>& cases() {
        {"FILE: training.epochs: expected a positive integer, got 2.5"}},
       {"string for a number",
        with(R"("optimizer": {"learning_rate": "0.1"})"),
-       {"FILE: optimizer.learning_rate: expected a number > 0, got \"0.1\""}},
+       {"FILE: optimizer.learning_rate: expected a number > 0, got \"0.1\" (a string, not a number)"}},
       {"string for a boolean",
        with(R"("training": {"shuffle": "yes"})"),
        {"FILE: training.shuffle: expected true or false, got \"yes\""}},
