@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test through ctest.
+# Installs what is missing, builds, and runs every test: the Release suite through ctest, then the
+# sanitized suites and the fuzzers (scripts/sanitize.sh). Each part says what it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 # For the tests alone: python3-numpy (the npz export is checked against a numpy forward pass),
-# librsvg2-bin (every SVG nabla draws is rendered to PNG by rsvg-convert) and chromium (report.html
-# is rendered in a real browser, headless); see tests/scripts.
-scripts/deps.sh python3-numpy librsvg2-bin chromium
+# librsvg2-bin (every SVG nabla draws is rendered to PNG by rsvg-convert), chromium (report.html
+# is rendered in a real browser, headless); clang-14 and libclang-rt-14-dev (the sanitizers and
+# libFuzzer, scripts/sanitize.sh); see tests/scripts.
+scripts/deps.sh python3-numpy librsvg2-bin chromium clang-14 libclang-rt-14-dev
 scripts/build.sh
 scripts/get-data.sh
+echo "test.sh: installed and built in $((SECONDS - started)) s"
+part=$SECONDS
 # No test takes more than a few seconds, but for the build without bf16 (its own timeout, in
 # tests/CMakeLists.txt): one that runs 5 minutes hangs, and fails instead of holding CI.
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
+echo "test.sh: the Release suite in $((SECONDS - part)) s"
+scripts/sanitize.sh
+echo "test.sh: everything in $((SECONDS - started)) s"

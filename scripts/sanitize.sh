@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The sanitized suites, run by scripts/test.sh after the Release suite:
+#   build/sanitize (clang; AddressSanitizer + UndefinedBehaviorSanitizer; libFuzzer): every test, the
+#     replay of every fuzz corpus, and each fuzz target for NABLA_FUZZ_SECONDS (30) seconds;
+#   build/tsan (ThreadSanitizer): the threaded step, the loader and the signal tests.
+# Every report stops the program that made it, and is also written to build/sanitizer-reports: a
+# report in a nabla process that a test expected to fail would otherwise pass as that failure, so
+# any report file fails the run, whatever the exit codes said.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzz_seconds=${NABLA_FUZZ_SECONDS:-30}
+reports=$PWD/build/sanitizer-reports
+rm -rf "$reports"
+mkdir -p "$reports"
+started=$SECONDS
+took() { echo "sanitize.sh: $1 in $((SECONDS - started)) s"; started=$SECONDS; }
+
+scripts/build-sanitize.sh address,undefined build/sanitize
+took "built with ASan+UBSan"
+# Not here: the build without bf16 (a second GCC build, nothing of it instrumented) and the format check.
+ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:log_path=$reports/asan \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan \
+  ctest --test-dir build/sanitize --output-on-failure -j "$(nproc)" --timeout 300 \
+        -E '^scripts/(build-without-bf16|format)$'
+took "the suite and the corpus replays under ASan+UBSan"
+# The fuzz targets, two at a time (a core each).
+targets=(config idx csv inputs checkpoint)
+for ((i = 0; i < ${#targets[@]}; i += 2)); do
+  pids=()
+  for t in "${targets[@]:i:2}"; do
+    scripts/fuzz.sh "$t" "$fuzz_seconds" & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+done
+took "the fuzz targets, $fuzz_seconds s each"
+
+scripts/build-sanitize.sh thread build/tsan nabla test_train test_data test_cli
+took "built with TSan"
+# tests/tsan.supp leaves out the reports of the uninstrumented libraries (OpenBLAS, oneDNN).
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan \
+  ctest --test-dir build/tsan --output-on-failure -j "$(nproc)" --timeout 300 \
+        -R '^(train|data)/|^cli/.*(SIGINT|SIGHUP|signal|threads)'
+took "the threaded step, the loader and the signals under TSan"
+
+if compgen -G "$reports/*" >/dev/null; then
+  for f in "$reports"/*; do echo "== $f"; head -n 60 "$f"; done >&2
+  echo "sanitize.sh: sanitizer reports above (in $reports)" >&2
+  exit 1
+fi
+echo "sanitize.sh: no sanitizer report"
