@@ -2,7 +2,7 @@
 # The sanitized suites, run by scripts/test.sh after the Release suite:
 #   build/sanitize (clang; AddressSanitizer + UndefinedBehaviorSanitizer; libFuzzer): every test, the
 #     replay of every fuzz corpus, and each fuzz target for NABLA_FUZZ_SECONDS (30) seconds;
-#   build/tsan (ThreadSanitizer): the threaded step, the loader and the signal tests.
+#   build/tsan (ThreadSanitizer): the train and data tests: the threaded step, the signals, the loader.
 # Every report stops the program that made it, and is also written to build/sanitizer-reports: a
 # report in a nabla process that a test expected to fail would otherwise pass as that failure, so
 # any report file fails the run, whatever the exit codes said.
@@ -34,12 +34,14 @@ for ((i = 0; i < ${#targets[@]}; i += 2)); do
 done
 took "the fuzz targets, $fuzz_seconds s each"
 
-scripts/build-sanitize.sh thread build/tsan nabla test_train test_data test_cli
+# The threaded step (tests/train/test_parallel.cpp), the signals (test_signals.cpp) and the loader
+# (tests/data): two test executables, not the whole build, to keep scripts/test.sh in its time.
+scripts/build-sanitize.sh thread build/tsan test_train test_data
 took "built with TSan"
 # tests/tsan.supp leaves out the reports of the uninstrumented libraries (OpenBLAS, oneDNN).
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan \
   ctest --test-dir build/tsan --output-on-failure -j "$(nproc)" --timeout 300 \
-        -R '^(train|data)/|^cli/.*(SIGINT|SIGHUP|signal|threads)'
+        -R '^(train|data)/'
 took "the threaded step, the loader and the signals under TSan"
 
 if compgen -G "$reports/*" >/dev/null; then
