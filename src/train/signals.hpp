@@ -1,9 +1,12 @@
 #pragma once
 // SIGINT, SIGTERM and SIGHUP (the terminal closed) while training. The first asks the run to stop
 // at its next safe point: before the first step, or after a step, with a checkpoint. A second one,
-// more than 0.2 s after the first, stops the process at once (exit 128 + the signal). Within 0.2 s
-// it is the same request twice (`timeout` and a `kill` of a process group deliver one to the
-// process and one to its group), not a second Ctrl-C.
+// more than 0.2 s after the first, stops the process at once (exit 128 + the signal), saying so.
+// Within 0.2 s it is the same request twice (`timeout` and a `kill` of a process group deliver one
+// to the process and one to its group), not a second Ctrl-C. A run that reaches no safe point
+// within kStopGraceSeconds of the first (stuck in a call that does not return) is stopped by a
+// watchdog thread in the same way: a single `kill` always ends it. Either is safe on disk, as every
+// checkpoint is written aside and renamed.
 //
 // Only the main thread takes them: every other thread runs with them blocked (util/threads.hpp),
 // so that the handler never runs on a loader, team or BLAS thread. The handler is installed with
@@ -12,6 +15,7 @@
 #include <signal.h>
 
 #include <string>
+#include <thread>
 
 namespace nabla {
 
@@ -24,6 +28,8 @@ class StopSignals {
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
+  static constexpr int kStopGraceSeconds = 20;
+
   // The first signal's number, 0 while none came.
   int requested() const;
   // Its name: "SIGINT", "SIGTERM" or "SIGHUP".
@@ -31,6 +37,7 @@ class StopSignals {
 
  private:
   struct sigaction old_int_ = {}, old_term_ = {}, old_hup_ = {};  // the handlers before
+  std::thread watchdog_;
 };
 
 }  // namespace nabla

@@ -3,7 +3,10 @@
 // names the file, and once the fault is gone the run finishes with the bits of a run that never
 // met it.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -244,4 +247,53 @@ TEST_CASE("a run folder that turned read-only is refused naming it, changes noth
   CHECK(tensor_bytes(last) == tensor_bytes(dir / "whole/checkpoints/last.safetensors"));
   CHECK(metrics_without_timing(out) == metrics_without_timing(dir / "whole"));
   fs::remove_all(dir / "whole");  // the disk, and the folder, go with `disk`
+}
+
+TEST_CASE("a run stuck in a call that does not return is stopped by the first signal's watchdog") {
+  // Stuck for real: nabla's progress lines go to a pipe of one page that nobody reads, so its
+  // printf blocks in write(2), and SA_RESTART restarts that write after the signal. Without the
+  // watchdog this run never ends; with it, SIGTERM ends it kStopGraceSeconds (20 s) later.
+  const fs::path out = fresh_dir("stuck"), errors = out.string() + ".stderr";
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  REQUIRE(fcntl(fds[1], F_SETPIPE_SZ, 4096) >= 0);
+  std::vector<std::string> args = {NABLA_BINARY,        "train", "configs/gradcheck.json",
+                                   "--epochs",          "1000",  "--set",
+                                   "data.validation=0", "--out", out.string()};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_adddup2(&files, fds[1], 1);
+  posix_spawn_file_actions_addclose(&files, fds[0]);
+  posix_spawn_file_actions_addopen(&files, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = -1;
+  REQUIRE(chdir(NABLA_SOURCE_DIR) == 0);
+  REQUIRE(posix_spawn(&pid, NABLA_BINARY, &files, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&files);
+  close(fds[1]);
+  Child child{pid};
+  // Full: the next progress line (about 75 bytes) no longer fits in the page, and the run has
+  // trained past its first checkpoint.
+  REQUIRE(wait_for([&] {
+    int queued = 0;
+    return ioctl(fds[0], FIONREAD, &queued) == 0 && queued > 4096 - 75 &&
+           fs::exists(out / "checkpoints/last.safetensors");
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto signalled = std::chrono::steady_clock::now();
+  const int code = child.stop(SIGTERM);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  close(fds[0]);
+  const std::string said = bytes_of(errors);
+  CAPTURE(said);
+  CAPTURE(waited);
+  CHECK(code == 143);
+  CHECK(waited > 15);
+  CHECK(waited < 40);
+  CHECK(said.find("nabla: stopped by SIGTERM, but the run reached no safe point within 20 s") != std::string::npos);
+  CHECK_NOTHROW(nabla::io::load_checkpoint((out / "checkpoints/last.safetensors").string()));
+  fs::remove_all(out);
+  fs::remove(errors);
 }
