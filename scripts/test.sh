@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 # For the tests alone: python3-numpy (the npz export is checked against a numpy forward pass),
 # librsvg2-bin (every SVG nabla draws is rendered to PNG by rsvg-convert), chromium (report.html
-# is rendered in a real browser, headless); clang-14 and libclang-rt-14-dev (the sanitizers and
-# libFuzzer, scripts/sanitize.sh); see tests/scripts.
-scripts/deps.sh python3-numpy librsvg2-bin chromium clang-14 libclang-rt-14-dev
+# is rendered in a real browser, headless); clang-14, libclang-rt-14-dev (the sanitizers and
+# libFuzzer, scripts/sanitize.sh) and libomp-14-dev (clang's OpenMP, for oneDNN's module); see
+# tests/scripts.
+scripts/deps.sh python3-numpy librsvg2-bin chromium clang-14 libclang-rt-14-dev libomp-14-dev
 scripts/build.sh
 scripts/get-data.sh
 echo "test.sh: installed and built in $((SECONDS - started)) s"
