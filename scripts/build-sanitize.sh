@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: scripts/build-sanitize.sh address,undefined|thread DIR [TARGET...]" >&2; exit 2; }
 sanitizers=$1 dir=$2
 shift 2
-scripts/deps.sh clang-14 libclang-rt-14-dev libomp-14-dev
+scripts/deps.sh clang-14 libclang-rt-14-dev libomp-14-dev llvm-14
 fuzz=OFF
 [ "$sanitizers" = address,undefined ] && fuzz=ON
 CXX=clang++-14 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -7,9 +7,9 @@ started=$SECONDS
 # For the tests alone: python3-numpy (the npz export is checked against a numpy forward pass),
 # librsvg2-bin (every SVG nabla draws is rendered to PNG by rsvg-convert), chromium (report.html
 # is rendered in a real browser, headless); clang-14, libclang-rt-14-dev (the sanitizers and
-# libFuzzer, scripts/sanitize.sh) and libomp-14-dev (clang's OpenMP, for oneDNN's module); see
-# tests/scripts.
-scripts/deps.sh python3-numpy librsvg2-bin chromium clang-14 libclang-rt-14-dev libomp-14-dev
+# libFuzzer, scripts/sanitize.sh), libomp-14-dev (clang's OpenMP, for oneDNN's module) and llvm-14
+# (llvm-symbolizer: file and line in a sanitizer's report); see tests/scripts.
+scripts/deps.sh python3-numpy librsvg2-bin chromium clang-14 libclang-rt-14-dev libomp-14-dev llvm-14
 scripts/build.sh
 scripts/get-data.sh
 echo "test.sh: installed and built in $((SECONDS - started)) s"
