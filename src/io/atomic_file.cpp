@@ -99,21 +99,18 @@ void write_atomically(const std::string& path, std::string_view bytes) {
   }
 }
 
-int remove_stale_temporaries(const std::string& folder) {
-  // ".NAME.tmp-" and 8 hex digits: nothing else of a run folder is named so.
-  auto is_temporary = [](const std::string& name) {
-    const size_t at = name.rfind(".tmp-");
-    if (name.size() < 2 || name[0] != '.' || at == std::string::npos || at < 2 || name.size() != at + 5 + 8)
-      return false;
-    return name.find_first_not_of("0123456789abcdef", at + 5) == std::string::npos;
-  };
-  int removed = 0;
+bool is_temporary_name(const std::string& name) {
+  // create_temporary's ".", NAME, ".tmp-" and 8 hex digits: nothing else of a run folder is named so.
+  const size_t at = name.rfind(".tmp-");
+  if (name.size() < 2 || name[0] != '.' || at == std::string::npos || at < 2 || name.size() != at + 5 + 8) return false;
+  return name.find_first_not_of("0123456789abcdef", at + 5) == std::string::npos;
+}
+
+void remove_stale_temporaries(const std::string& folder) {
   std::error_code ec;
   for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_regular_file(ec) && is_temporary(it->path().filename().string()) &&
-        std::filesystem::remove(it->path(), ec))
-      ++removed;
-  return removed;
+    if (it->is_regular_file(ec) && is_temporary_name(it->path().filename().string()))
+      std::filesystem::remove(it->path(), ec);
 }
 
 }  // namespace nabla::io

@@ -12,9 +12,11 @@ namespace nabla::io {
 // temporary file, which is removed), with the system's reason: "No space left on device".
 void write_atomically(const std::string& path, std::string_view bytes);
 
-// Removes the temporary files that writers killed before their rename left in `folder` (names
-// .NAME.tmp-XXXXXXXX, as write_atomically makes them). Only for a folder no other process writes
-// to: the run folder, under its lock. Returns how many it removed.
-int remove_stale_temporaries(const std::string& folder);
+// Whether a file name is one of write_atomically's temporary names: .NAME.tmp-XXXXXXXX (8 hex digits).
+bool is_temporary_name(const std::string& name);
+
+// Removes the temporary files that writers killed before their rename left in `folder`. Only for a
+// folder no other process writes to: the run folder, under its lock.
+void remove_stale_temporaries(const std::string& folder);
 
 }  // namespace nabla::io

@@ -164,17 +164,14 @@ namespace {
 bool left_before_first_epoch(const fs::path& folder) {
   static const std::set<std::string> top = {".lock",         "config.json", "run.json",    "curves.svg",
                                             "metrics.jsonl", "metrics.csv", "steps.jsonl", "checkpoints"};
-  auto temporary = [](const std::string& name) {
-    return name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos;
-  };
   std::error_code ec;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (!top.count(name) && !temporary(name)) return false;
+    if (!top.count(name) && !io::is_temporary_name(name)) return false;
   }
   for (fs::directory_iterator it(folder / "checkpoints", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name != "epoch-0000.safetensors" && !temporary(name)) return false;
+    if (name != "epoch-0000.safetensors" && !io::is_temporary_name(name)) return false;
   }
   return !ec && read_rows(folder / "metrics.jsonl").empty();  // steps.jsonl's rows are the first epoch's
 }

@@ -1,7 +1,6 @@
 // The CSV reader as training reads a split: open_source (the full scan: columns, numbers, labels,
 // the dtype), then every row in order and finish. The first byte's bit 0 is --csv-header.
 #include <string>
-#include <vector>
 
 #include "config/types.hpp"
 #include "data/source.hpp"
@@ -14,16 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   file.csv = fuzz::write_file("data.csv", data + 1, size - 1);
   try {
     auto source = nabla::data::open_source(file, nabla::DataFormat::csv, data[0] & 1);
-    int64_t seen = 0;
-    source->check_all(seen);
-    source->seek(0);
-    const nabla::data::Info& info = source->layout();
-    const int64_t batch = 16;
-    std::vector<char> x(size_t(batch * info.sample_bytes()));
-    std::vector<int32_t> y(static_cast<size_t>(batch));
-    for (int64_t done = 0; done < info.count; done += batch)
-      source->read(std::min(batch, info.count - done), x.data(), y.data());
-    source->finish();
+    fuzz::read_all(*source);
   } catch (const nabla::Error&) {
   }
   return 0;

@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include "data/source.hpp"
 
 namespace fuzz {
 
@@ -30,6 +34,21 @@ inline std::string write_file(const std::string& name, const uint8_t* bytes, siz
 
 inline std::string write_file(const std::string& name, const std::string& bytes) {
   return write_file(name, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+// Every sample of an opened source, in order, in batches as the loader reads them, then the check
+// that nothing follows the last (after check_all, whose full read makes the count real).
+inline void read_all(nabla::data::Source& source) {
+  int64_t seen = 0;
+  source.check_all(seen);
+  source.seek(0);
+  const nabla::data::Info& info = source.layout();
+  const int64_t batch = 16;
+  std::vector<char> x(size_t(batch * info.sample_bytes()));
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  for (int64_t done = 0; done < info.count; done += batch)
+    source.read(std::min(batch, info.count - done), x.data(), y.data());
+  source.finish();
 }
 
 }  // namespace fuzz

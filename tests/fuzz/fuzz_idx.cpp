@@ -7,7 +7,6 @@
 #include <zlib.h>
 
 #include <string>
-#include <vector>
 
 #include "config/types.hpp"
 #include "data/source.hpp"
@@ -45,16 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   split_files.labels = fuzz::write_file("labels", labels);
   try {
     auto source = nabla::data::open_source(split_files, nabla::DataFormat::idx, false);
-    int64_t seen = 0;
-    source->check_all(seen);
-    source->seek(0);
-    const nabla::data::Info& info = source->layout();
-    const int64_t batch = 16;  // check_all has read every byte: the count is real by now
-    std::vector<char> x(size_t(batch * info.sample_bytes()));
-    std::vector<int32_t> y(static_cast<size_t>(batch));
-    for (int64_t done = 0; done < info.count; done += batch)
-      source->read(std::min(batch, info.count - done), x.data(), y.data());
-    source->finish();
+    fuzz::read_all(*source);
   } catch (const nabla::Error&) {
   }
   return 0;
