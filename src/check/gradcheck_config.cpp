@@ -28,7 +28,7 @@ ConfigCheck gradcheck_config(const Config& config, const GradcheckOptions& optio
   const std::vector<double> x(b.x, b.x + b.rows * b.features);
   const std::vector<int32_t> labels(b.labels, b.labels + b.rows);
 
-  Network<double> net(config.layers, plan.train.features, plan.classes, config.loss, check.samples);
+  Network<double> net(config.layers, plan.train.features, plan.classes, training_loss(config, plan), check.samples);
   Rng init = Rng::stream(config.training.seed, Stream::init);
   net.initialize(init);
   for (const LayerConfig& l : config.layers) check.dropout = check.dropout || l.type == LayerType::dropout;

@@ -45,7 +45,7 @@ TensorStats stats_of(const std::string& name, std::vector<int64_t> shape, const 
 
 // The model's tensors and the optimiser's state.
 std::vector<TensorStats> tensor_stats(const io::Checkpoint& ck) {
-  const Network<float> net(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss, 1);
+  const Network<float> net(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss.type, 1);
   std::vector<TensorStats> all;
   for (const TensorInfo& t : net.tensors())
     all.push_back(stats_of(t.name, t.shape, ck.params.data() + t.offset, t.size()));

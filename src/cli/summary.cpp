@@ -71,7 +71,7 @@ void print_model_summary(std::ostream& out, const Config& c, int64_t inputs, int
   }
   out << rule << "\n";
   row(out, "total", "", total_params, total_flops);
-  out << "loss " << to_string(c.loss) << "; training a sample costs about 3x its forward FLOPs ("
+  out << "loss " << to_string(c.loss.type) << "; training a sample costs about 3x its forward FLOPs ("
       << grouped(3 * total_flops) << ")\n";
 }
 

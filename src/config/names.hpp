@@ -19,8 +19,12 @@ struct Name {
 };
 
 inline constexpr Name<Activation> kActivations[] = {
-    {Activation::sigmoid, "sigmoid"},       {Activation::tanh, "tanh"},     {Activation::relu, "relu"},
-    {Activation::leaky_relu, "leaky_relu"}, {Activation::linear, "linear"}, {Activation::softmax, "softmax"}};
+    {Activation::sigmoid, "sigmoid"},   {Activation::tanh, "tanh"},
+    {Activation::relu, "relu"},         {Activation::leaky_relu, "leaky_relu"},
+    {Activation::linear, "linear"},     {Activation::softmax, "softmax"},
+    {Activation::gelu, "gelu"},         {Activation::gelu_tanh, "gelu_tanh"},
+    {Activation::silu, "silu"},         {Activation::elu, "elu"},
+    {Activation::softplus, "softplus"}, {Activation::silu, "swish"}};
 inline constexpr Name<Init> kInits[] = {{Init::glorot_uniform, "glorot_uniform"},
                                         {Init::glorot_normal, "glorot_normal"},
                                         {Init::he, "he"},

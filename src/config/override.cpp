@@ -91,6 +91,8 @@ std::pair<ojson&, std::string> target(ojson& root, const std::vector<Step>& step
       continue;
     }
     const std::string here = config::child(walked, step.key);
+    // "loss": "mse" is short for {"type": "mse"}: setting a key inside it takes the long form.
+    if (walked == "loss" && at->is_string()) *at = ojson{{"type", *at}};
     if (!at->is_object())
       fail(assignment, walked, "expected an object to set \"" + step.key + "\" in, got " + config::describe(*at));
     if (!at->contains(step.key) && s + 1 < steps.size()) {

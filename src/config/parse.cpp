@@ -36,7 +36,7 @@ void check_layers(Reader& r, const Config& c) {
 }
 
 // The last layer against the loss and the class count. `given` is its JSON object.
-void check_output(Reader& r, const Config& c, const ojson& given, bool loss_given) {
+void check_output(Reader& r, const Config& c, const ojson& given, bool loss_given, const std::string& loss_path) {
   const size_t last = c.layers.size() - 1;
   const LayerConfig& out = c.layers[last];
   if (out.type != LayerType::dense) {
@@ -52,13 +52,13 @@ void check_output(Reader& r, const Config& c, const ojson& given, bool loss_give
       r.error(units, "the softmax output has " + std::to_string(out.units) + " units but data.classes is " +
                          std::to_string(c.data.classes));
   }
-  if (!r.ok("loss") || !r.ok(activation)) return;
-  const std::string loss = std::string(to_string(c.loss)) + (loss_given ? "" : " (the default)");
+  if (!r.ok(loss_path) || !r.ok(activation)) return;
+  const std::string loss = std::string(to_string(c.loss.type)) + (loss_given ? "" : " (the default)");
   const std::string note = config::is_note(activation, to_string(out.activation), given.contains("activation"));
-  if (c.loss == LossKind::cross_entropy && out.activation != Activation::softmax)
-    r.error("loss", loss + " needs a softmax output layer " + note);
-  if (c.loss == LossKind::binary_cross_entropy && out.activation != Activation::sigmoid)
-    r.error("loss", loss + " needs a sigmoid output layer " + note);
+  if (c.loss.type == LossKind::cross_entropy && out.activation != Activation::softmax)
+    r.error(loss_path, loss + " needs a softmax output layer " + note);
+  if (c.loss.type == LossKind::binary_cross_entropy && out.activation != Activation::sigmoid)
+    r.error(loss_path, loss + " needs a sigmoid output layer " + note);
 }
 
 void check_model(Reader& r, const Config& c, const ojson& root) {
@@ -66,7 +66,8 @@ void check_model(Reader& r, const Config& c, const ojson& root) {
   check_layers(r, c);
   const size_t last = c.layers.size() - 1;
   if (r.ok(layer_path(last)) && r.ok(layer_path(last) + ".type"))
-    check_output(r, c, root.at("model").at("layers").at(last), root.contains("loss"));
+    check_output(r, c, root.at("model").at("layers").at(last), root.contains("loss"),
+                 root.contains("loss") && root.at("loss").is_object() ? "loss.type" : "loss");
 }
 
 void check_schedule(Reader& r, const Config& c) {

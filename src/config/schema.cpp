@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <cmath>
 
 #include "config/keys.hpp"
 
@@ -99,6 +100,8 @@ const Only kCsv = only({DataFormat::csv}, "data.format \"csv\"");
 const Only kDense = only({LayerType::dense}, "dense layers");
 const Only kDropout = only({LayerType::dropout}, "dropout layers");
 const Only kLeakyRelu = only({Activation::leaky_relu}, "leaky_relu");
+const Only kElu = only({Activation::elu}, "elu");
+const Only kCrossEntropy = only({LossKind::cross_entropy}, "cross_entropy");
 const Only kSgd = only({OptimizerKind::sgd}, "sgd");
 const Only kAdam = only({OptimizerKind::adam, OptimizerKind::adamw}, "adam and adamw");
 const Only kStep = only({ScheduleKind::step}, "the step schedule");
@@ -137,6 +140,7 @@ const Section<LayerConfig> kLayer = {{
     {"activation", variant(&LayerConfig::activation, kActivations, "this layer's activation"), {kDense}},
     {"init", computed_default(choice(&LayerConfig::init, kInits)), {kDense}},  // by the activation: finish_layer
     {"negative_slope", number(&LayerConfig::negative_slope, kFraction), {kDense, kLeakyRelu}},
+    {"alpha", number(&LayerConfig::alpha, kPositive), {kDense, kElu}},
     {"rate", number(&LayerConfig::rate, kFraction), {kDropout}, kRequired},
 }};
 
@@ -144,9 +148,7 @@ const Section<LayerConfig> kLayer = {{
 // dense layer but the last needs units.
 void finish_layer(Reader& r, const ojson& v, const std::string& path, bool last, LayerConfig& l) {
   if (!chosen(r.variants, Selector::layer_type).ok || l.type != LayerType::dense) return;
-  if (!v.contains("init") && chosen(r.variants, Selector::activation).ok)
-    l.init =
-        l.activation == Activation::relu || l.activation == Activation::leaky_relu ? Init::he : Init::glorot_uniform;
+  if (!v.contains("init") && chosen(r.variants, Selector::activation).ok) l.init = default_init(l.activation);
   if (!v.contains("units") && !last)
     r.error(path + ".units",
             "missing required key (only the last layer may leave it out, to take the class count from the data)");
@@ -178,6 +180,58 @@ Value<Config> layer_list() {
 const Section<Config> kModel = {{
     {"layers", layer_list(), {}, kRequired},
 }};
+
+// loss.class_weights: a weight per class, in label order, or "balanced". The data plan checks the count.
+Value<LossConfig> class_weights() {
+  return {Type::array,
+          [](Reader& r, const ojson& x, const std::string& path, LossConfig& l) {
+            if (x == ojson("balanced")) {
+              l.balanced = true;
+              return true;
+            }
+            bool numbers = x.is_array() && !x.empty();
+            bool positive = false;
+            for (const ojson& w : numbers ? x : ojson::array()) {
+              numbers = numbers && w.is_number() && std::isfinite(w.get<double>()) && w.get<double>() >= 0;
+              positive = positive || (w.is_number() && w.get<double>() > 0);
+            }
+            if (!numbers || !positive) {
+              r.error(path,
+                      "expected \"balanced\" or a non-empty array of numbers >= 0 (a weight for each class, "
+                      "not all 0), got " +
+                          describe(x));
+              return false;
+            }
+            l.class_weights.clear();
+            for (const ojson& w : x) l.class_weights.push_back(w.get<double>());
+            return true;
+          },
+          [](const LossConfig& l, Variants&) { return l.balanced ? ojson("balanced") : ojson(l.class_weights); }};
+}
+
+const Section<LossConfig> kLoss = {{
+    {"type", variant(&LossConfig::type, kLosses, "loss.type")},
+    {"label_smoothing",
+     number(&LossConfig::label_smoothing, kFraction),
+     {kCrossEntropy},
+     0,
+     [](const LossConfig& l) { return l.label_smoothing > 0; }},
+    {"class_weights", class_weights(), {kCrossEntropy}, 0, [](const LossConfig& l) { return l.weighted(); }},
+}};
+
+// "loss": "mse" is {"type": "mse"}; a loss with options is written as the object.
+Value<Config> loss_value() {
+  return {Type::object,
+          [](Reader& r, const ojson& v, const std::string& path, Config& c) {
+            if (v.is_string()) return r.choice(v, path, kLosses, c.loss.type);
+            return read_section(r, kLoss, v, path, c.loss);
+          },
+          [](const Config& c, Variants& variants) {
+            const ojson j = write_section(kLoss, c.loss, variants);
+            return j.size() == 1 ? j.at("type") : j;
+          },
+          [](const std::string& path, std::vector<SectionInfo>& out) { describe_section(kLoss, path, out); }};
+}
 
 const Section<OptimizerConfig> kOptimizer = {
     {
@@ -229,6 +283,16 @@ const Section<TrainingConfig> kTraining = {{
      {},
      kMayChangeOnResume,
      [](const TrainingConfig& t) { return t.log_every_steps > 0; }},
+    {"clip_grad_value",
+     number(&TrainingConfig::clip_grad_value, kNonNegative),
+     {},
+     0,
+     [](const TrainingConfig& t) { return t.clip_grad_value > 0; }},
+    {"clip_grad_norm",
+     number(&TrainingConfig::clip_grad_norm, kNonNegative),
+     {},
+     0,
+     [](const TrainingConfig& t) { return t.clip_grad_norm > 0; }},
     {"early_stopping",
      section(&TrainingConfig::early_stopping, kEarlyStopping),
      {},
@@ -248,7 +312,7 @@ const Section<Config> kRoot = {{
     {"name", computed_default(folder_name()), {}, kMayChangeOnResume},  // the config file's stem
     {"data", section(&Config::data, kData), {}, kRequired},
     {"model", nested(kModel), {}, kRequired},
-    {"loss", choice(&Config::loss, kLosses)},
+    {"loss", loss_value()},
     {"optimizer", section(&Config::optimizer, kOptimizer)},
     {"schedule", section(&Config::schedule, kSchedule)},
     {"training", section(&Config::training, kTraining)},

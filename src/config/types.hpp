@@ -12,7 +12,7 @@
 
 namespace nabla {
 
-enum class Activation { sigmoid, tanh, relu, leaky_relu, linear, softmax };
+enum class Activation { sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, gelu_tanh, silu, elu, softplus };
 enum class Init { glorot_uniform, glorot_normal, he, gaussian };
 enum class LayerType { dense, dropout };
 enum class LossKind { cross_entropy, binary_cross_entropy, mse };
@@ -35,6 +35,7 @@ struct LayerConfig {
   Activation activation = Activation::linear;
   Init init = Init::glorot_uniform;
   double negative_slope = 0.01;  // leaky_relu's slope for z < 0
+  double alpha = 1.0;            // elu's α: a = α(eᶻ − 1) for z < 0
   // dropout
   double rate = 0.0;  // probability of dropping a unit, in [0, 1)
 
@@ -63,6 +64,17 @@ struct DataConfig {
   std::vector<std::string> class_names;  // optional: one per class, in label order (predict, eval)
 
   bool operator==(const DataConfig&) const = default;
+};
+
+// The loss and what shapes it. label_smoothing and class weights apply to cross_entropy only.
+struct LossConfig {
+  LossKind type = LossKind::cross_entropy;
+  double label_smoothing = 0.0;       // the target is (1 − ε)·one-hot + ε/K, K the class count
+  std::vector<double> class_weights;  // one per class, in label order (empty: all 1)
+  bool balanced = false;              // class_weights "balanced": N / (K·n_c) from the training labels
+
+  bool weighted() const { return balanced || !class_weights.empty(); }
+  bool operator==(const LossConfig&) const = default;
 };
 
 struct OptimizerConfig {
@@ -105,6 +117,8 @@ struct TrainingConfig {
   int64_t threads = 1;
   std::string precision = "fp32";  // fp32, or bf16: the training step's GEMMs in bf16 (math/bf16.hpp)
   int64_t log_every_steps = 0;     // a steps.jsonl row every this many steps (0: none)
+  double clip_grad_value = 0;      // each gradient entry clamped to [−c, c] (0: off)
+  double clip_grad_norm = 0;       // the whole gradient scaled to an L2 norm of at most this (0: off)
   EarlyStoppingConfig early_stopping;
 
   bool operator==(const TrainingConfig&) const = default;
@@ -121,7 +135,7 @@ struct Config {
   std::string name;
   DataConfig data;
   std::vector<LayerConfig> layers;
-  LossKind loss = LossKind::cross_entropy;
+  LossConfig loss;
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   TrainingConfig training;
@@ -159,6 +173,10 @@ auto data_files(C& c) {
 // The output layer: the last dense layer (the last layer, when none is dense; `layers` must not be
 // empty). A validated config's last layer is dense.
 size_t output_layer_index(const std::vector<LayerConfig>& layers);
+
+// A dense layer's init when the config gives none: he for relu, leaky_relu, gelu, gelu_tanh, silu,
+// elu and softplus; glorot_uniform for sigmoid, tanh, linear and softmax.
+Init default_init(Activation a);
 
 // The JSON path of the output layer's size, for messages about it: "model.layers[2].units", or
 // "model.layers" when no layer is dense.

@@ -326,7 +326,7 @@ void check_finite(const Metadata& m, const std::string& name, const std::vector<
 }
 
 void read_tensors(const Metadata& m, const SafetensorsFile& file, Checkpoint& c) {
-  const Network<float> net(c.config.layers, c.inputs, c.outputs, c.config.loss, 1);
+  const Network<float> net(c.config.layers, c.inputs, c.outputs, c.config.loss.type, 1);
   size_t known = 0;
   c.params.resize(net.params().size());
   for (const TensorInfo& ti : net.tensors()) {

@@ -124,7 +124,7 @@ class Zip {
 }  // namespace
 
 std::string npz_archive(const Checkpoint& ck) {
-  const Network<float> net(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss, 1);
+  const Network<float> net(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss.type, 1);
   require(ck.params.size() == net.params().size(), "npz_archive: the checkpoint's parameters fit its network");
   Zip zip(ck.config.path);
   for (const TensorInfo& t : net.tensors())
@@ -133,16 +133,18 @@ std::string npz_archive(const Checkpoint& ck) {
   const float scale = float(ck.config.data.scale);  // the loader divides in float
   zip.add("input_scale.npy", npy("<f4", {}, float_bytes(&scale, 1)));
   std::vector<std::string> acts;
-  std::vector<float> slopes;  // leaky_relu's, in float as the network multiplies by it
+  std::vector<float> slopes, alphas;  // leaky_relu's and elu's, in float as the network multiplies by them
   size_t width = 1;
   for (const auto& d : net.layers()) {
     acts.push_back(to_string(d.act));
     slopes.push_back(d.act == Activation::leaky_relu ? float(d.slope) : 0.0f);
+    alphas.push_back(d.act == Activation::elu ? float(d.slope) : 0.0f);
     width = std::max(width, acts.back().size());
   }
   const std::vector<int64_t> count = {int64_t(acts.size())};
   zip.add("activations.npy", npy(("<U" + std::to_string(width)).c_str(), count, utf32_strings(acts, width)));
   zip.add("negative_slopes.npy", npy("<f4", count, float_bytes(slopes.data(), slopes.size())));
+  zip.add("elu_alphas.npy", npy("<f4", count, float_bytes(alphas.data(), alphas.size())));
   return zip.finish();
 }
 

@@ -3,7 +3,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstdio>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,25 +86,64 @@ Proto node(const std::string& name, const char* op, const std::vector<std::strin
   return n;
 }
 
-// The activation's node after a Gemm, with its attribute; none for linear.
-std::optional<Proto> activation_node(const Network<float>::Dense& d, const std::string& name, const std::string& in,
-                                     const std::string& out) {
+// Scalar constants that the composed activations read, each a graph initializer of its own.
+struct Constant {
+  const char* name;
+  float value;
+};
+constexpr Constant kHalf{"const.half", 0.5f}, kOne{"const.one", 1.0f}, kSqrtHalf{"const.sqrt_half", 0.70710678f},
+    kSqrt2OverPi{"const.sqrt_2_over_pi", 0.79788456f}, kGeluCubic{"const.gelu_cubic", 0.044715f};
+constexpr Constant kConstants[] = {kHalf, kOne, kSqrtHalf, kSqrt2OverPi, kGeluCubic};
+
+// The activation's nodes after a Gemm, from `in` to `out`: one operator with its attribute, or for
+// GELU and SiLU (Gelu is an operator only from opset 20) the formula in Mul, Add, Erf, Tanh and
+// Sigmoid, whose intermediate values are named out + ".1", ".2", ...; none for linear.
+std::vector<Proto> activation_nodes(const Network<float>::Dense& d, const std::string& name, const std::string& in,
+                                    const std::string& out) {
+  std::vector<Proto> nodes;
+  int step = 0;
+  // Appends op(inputs) and returns its output: the next intermediate, or `out` for the final node.
+  auto then = [&](const char* op, const std::vector<std::string>& inputs, bool final = false) {
+    const std::string o = final ? out : out + "." + std::to_string(++step);
+    nodes.push_back(node(name + "." + std::to_string(nodes.size()), op, inputs, o));
+    return o;
+  };
   switch (d.act) {
     case Activation::sigmoid:
-      return node(name, "Sigmoid", {in}, out);
+      return {node(name, "Sigmoid", {in}, out)};
     case Activation::tanh:
-      return node(name, "Tanh", {in}, out);
+      return {node(name, "Tanh", {in}, out)};
     case Activation::relu:
-      return node(name, "Relu", {in}, out);
+      return {node(name, "Relu", {in}, out)};
     case Activation::leaky_relu:  // alpha in float, as the float network multiplies by it
-      return node(name, "LeakyRelu", {in}, out).message(5, float_attribute("alpha", float(d.slope)));
+      return {node(name, "LeakyRelu", {in}, out).message(5, float_attribute("alpha", float(d.slope)))};
+    case Activation::elu:
+      return {node(name, "Elu", {in}, out).message(5, float_attribute("alpha", float(d.slope)))};
+    case Activation::softplus:
+      return {node(name, "Softplus", {in}, out)};
     case Activation::softmax:  // opset 13: over axis 1 alone, each row its own distribution
-      return node(name, "Softmax", {in}, out).message(5, int_attribute("axis", 1));
+      return {node(name, "Softmax", {in}, out).message(5, int_attribute("axis", 1))};
     case Activation::linear:
-      return std::nullopt;
+      return {};
+    case Activation::silu:  // z·sigmoid(z)
+      then("Mul", {in, then("Sigmoid", {in})}, true);
+      return nodes;
+    case Activation::gelu:  // ½·z·(1 + erf(z/√2))
+      then("Mul",
+           {then("Mul", {in, then("Add", {then("Erf", {then("Mul", {in, kSqrtHalf.name})}), kOne.name})}), kHalf.name},
+           true);
+      return nodes;
+    case Activation::gelu_tanh: {  // ½·z·(1 + tanh(√(2/π)·(z + 0.044715·z³)))
+      const std::string cube = then("Mul", {then("Mul", {in, in}), in});
+      const std::string u = then("Mul", {then("Add", {in, then("Mul", {cube, kGeluCubic.name})}), kSqrt2OverPi.name});
+      then("Mul", {then("Mul", {in, then("Add", {then("Tanh", {u}), kOne.name})}), kHalf.name}, true);
+      return nodes;
+    }
   }
   throw InternalError("onnx_model: an activation without an ONNX operator");
 }
+
+bool composed(Activation a) { return a == Activation::gelu || a == Activation::gelu_tanh || a == Activation::silu; }
 
 std::string exact(double x) {  // a double as text that parses back to the same bits
   char b[40];
@@ -114,27 +152,31 @@ std::string exact(double x) {  // a double as text that parses back to the same 
 }
 
 // GraphProto {node = 1, name = 2, initializer = 5, input = 11, output = 12}: x / input_scale, then
-// per dense layer Gemm and its activation. Values between nodes are named layers.{i}.z (the Gemm's
+// per dense layer Gemm and its activation's nodes. Values between nodes are named layers.{i}.z (the Gemm's
 // output) and layers.{i}.a (the activation's); the last node's output is "probabilities".
 Proto graph(const Checkpoint& ck) {
-  const Network<float> net(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss, 1);
+  const Network<float> net(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss.type, 1);
   require(ck.params.size() == net.params().size(), "onnx_model: the checkpoint's parameters fit its network");
   Proto g;
   const float scale = float(ck.config.data.scale);  // the loader divides in float, as Div does
   g.message(1, node("scale", "Div", {"x", "input_scale"}, "x_scaled"));
   std::string in = "x_scaled";  // what the next layer reads
+  bool uses_constants = false;
   const auto& layers = net.layers();
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string p = "layers." + std::to_string(i);
     const std::string a = i + 1 == layers.size() ? "probabilities" : p + ".a";  // the layer's output
-    const std::optional<Proto> act = activation_node(layers[i], p + "." + to_string(layers[i].act), p + ".z", a);
-    g.message(1, node(p + ".gemm", "Gemm", {in, p + ".weight", p + ".bias"}, act ? p + ".z" : a)
+    const std::vector<Proto> act = activation_nodes(layers[i], p + "." + to_string(layers[i].act), p + ".z", a);
+    g.message(1, node(p + ".gemm", "Gemm", {in, p + ".weight", p + ".bias"}, act.empty() ? a : p + ".z")
                      .message(5, int_attribute("transB", 1)));
-    if (act) g.message(1, *act);
+    for (const Proto& n : act) g.message(1, n);
     in = a;
+    uses_constants = uses_constants || composed(layers[i].act);
   }
   g.bytes(2, ck.config.name.empty() ? "nabla" : ck.config.name);
   g.message(5, tensor("input_scale", {}, &scale, 1));
+  if (uses_constants)
+    for (const Constant& c : kConstants) g.message(5, tensor(c.name, {}, &c.value, 1));
   for (const TensorInfo& t : net.tensors())
     g.message(5, tensor(t.name, t.shape, ck.params.data() + t.offset, t.size()));
   g.message(11, matrix_info("x", ck.inputs));

@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "math/blas.hpp"
 #include "math/finite.hpp"
@@ -22,9 +23,9 @@ size_t TensorInfo::size() const {
 }
 
 template <class T>
-Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss,
+Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossSpec loss,
                     int64_t max_batch)
-    : loss_(loss), inputs_(inputs), max_batch_(max_batch) {
+    : loss_(std::move(loss)), inputs_(inputs), max_batch_(max_batch) {
   require(inputs > 0 && outputs > 0 && max_batch > 0, "Network: a size is not positive");
   // Every GEMM takes its sizes as int (CBLAS, oneDNN's plans): check once that they fit.
   require(inputs <= INT_MAX && outputs <= INT_MAX && max_batch <= INT_MAX, "Network: a size over INT_MAX");
@@ -42,7 +43,7 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     d.in = in;
     d.out = lc.units > 0 ? lc.units : outputs;
     d.act = lc.activation;
-    d.slope = lc.negative_slope;
+    d.slope = lc.activation == Activation::elu ? lc.alpha : lc.negative_slope;
     d.init = lc.init;
     const std::string prefix = "layers." + std::to_string(dense_.size());
     d.w_offset = offset;
@@ -59,7 +60,11 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
   params_.assign(offset, T(0));
   grads_.assign(offset, T(0));
   const size_t rows = size_t(max_batch);
+  require(loss_.class_weights.empty() || int64_t(loss_.class_weights.size()) == dense_.back().out,
+          "Network: a class weight per output");
   for (const Dense& d : dense_) {
+    const bool keep_z = &d == &dense_.back() || needs_z(d.act);
+    z_.emplace_back(keep_z ? rows * size_t(d.out) : 0);
     a_.emplace_back(rows * size_t(d.out));
     drop_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
     mask_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
@@ -69,7 +74,6 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     x_drop_.resize(rows * size_t(inputs));
     x_mask_.resize(rows * size_t(inputs));
   }
-  z_out_.resize(rows * size_t(dense_.back().out));
 }
 
 template <class T>
@@ -207,8 +211,15 @@ void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
   const int64_t units = u1 - u0;
   T* a = a_[0].data() + u0;  // the block of columns [u0, u1), leading dimension out
   // z[:, u0:u1] (rows x units) = x (rows x in) · W[u0:u1, :]ᵀ
-  product(false, true, int(rows_), int(units), int(d.in), input(0), weights(0).rows(u0), a, int(d.out));
-  bias_activate(d.act, d.slope, a, params_.data() + d.b_offset + u0, rows_, units, d.out);
+  const T* b = params_.data() + d.b_offset + u0;
+  if (z_[0].empty()) {
+    product(false, true, int(rows_), int(units), int(d.in), input(0), weights(0).rows(u0), a, int(d.out));
+    bias_activate(d.act, d.slope, a, b, rows_, units, d.out);
+  } else {  // z kept for σ′
+    T* z = z_[0].data() + u0;
+    product(false, true, int(rows_), int(units), int(d.in), input(0), weights(0).rows(u0), z, int(d.out));
+    bias_activate_into(d.act, d.slope, z, b, a, rows_, units, d.out);
+  }
   if (training_ && d.dropout > 0)
     for (int64_t i = 0; i < rows_; ++i) {
       const size_t at = size_t(i * d.out + u0);
@@ -227,10 +238,10 @@ void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t f
     const Dense& d = dense_[l];
     const T* b = params_.data() + d.b_offset;
     T* a = a_[l].data() + r0 * d.out;
-    T* z = l == last ? z_out_.data() + r0 * d.out : a;  // the output layer keeps z for the loss
+    T* z = z_[l].empty() ? a : z_[l].data() + r0 * d.out;  // z kept for the loss or σ′, or overwritten
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
     product(false, true, int(rows), int(d.out), int(d.in), input(l).rows(r0), weights(l), z, int(d.out));
-    if (l == last)
+    if (z != a)
       bias_activate_into(d.act, d.slope, z, b, a, rows, d.out);  // z += b, a = σ(z)
     else
       bias_activate(d.act, d.slope, a, b, rows, d.out);  // a = σ(z + b), in place
@@ -247,8 +258,9 @@ template <class T>
 LossResult Network<T>::loss_rows(const int32_t* labels, int64_t r0, int64_t r1, bool want_delta) {
   const Dense& d = dense_.back();
   const size_t first = size_t(r0 * d.out);
-  return loss_and_delta(loss_, d.act, d.slope, z_out_.data() + first, a_.back().data() + first, labels + r0, r1 - r0,
-                        d.out, want_delta ? delta_.back().data() + first : nullptr, rows_);  // BP1
+  return loss_and_delta(loss_, d.act, d.slope, z_.back().data() + first, a_.back().data() + first, labels + r0, r1 - r0,
+                        d.out, want_delta ? delta_.back().data() + first : nullptr,
+                        batch_weight(loss_, labels, rows_));  // BP1
 }
 
 template <class T>
@@ -275,7 +287,8 @@ bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
       const T* mask = mask_[l - 1].data() + r0 * in;
       for (size_t k = 0; k < size_t(rows) * size_t(in); ++k) below[k] *= mask[k];
     }
-    mul_derivative(prev.act, prev.slope, below, a_[l - 1].data() + r0 * in, rows, prev.out);
+    const T* z = z_[l - 1].empty() ? nullptr : z_[l - 1].data() + r0 * in;
+    mul_derivative(prev.act, prev.slope, below, a_[l - 1].data() + r0 * in, z, rows, prev.out);
   }
   return bounded;
 }
@@ -305,8 +318,11 @@ const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
 }
 
 template <class T>
-LossResult Network<T>::loss(const int32_t* labels, bool want_delta) {
-  return loss_rows(labels, 0, rows_, want_delta);
+LossResult Network<T>::loss(const int32_t* labels, bool want_delta, bool plain) {
+  if (!plain || !loss_.shaped()) return loss_rows(labels, 0, rows_, want_delta);
+  const Dense& d = dense_.back();
+  return loss_and_delta(loss_.plain(), d.act, d.slope, z_.back().data(), a_.back().data(), labels, rows_, d.out,
+                        want_delta ? delta_.back().data() : nullptr, double(rows_));
 }
 
 template <class T>

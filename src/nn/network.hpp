@@ -58,14 +58,14 @@ class Network {
     size_t w_offset = 0;  // where W (out x in, row-major) starts in params() and grads()
     size_t b_offset = 0;  // where b (out) starts
     Activation act = Activation::linear;
-    double slope = 0;  // leaky_relu's slope for z < 0
+    double slope = 0;  // the activation's parameter: leaky_relu's slope for z < 0, or elu's α
     Init init = Init::glorot_uniform;
     double dropout = 0;  // rate of the dropout applied to this layer's output
   };
 
   // `layers` as in the config (a last dense layer with units 0 gets `outputs` units); `inputs` is
   // the feature count; `max_batch` sizes the workspaces.
-  Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossKind loss, int64_t max_batch);
+  Network(const std::vector<LayerConfig>& layers, int64_t inputs, int64_t outputs, LossSpec loss, int64_t max_batch);
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
@@ -80,8 +80,9 @@ class Network {
   const T* forward(const T* x, int64_t rows, Rng* dropout_rng = nullptr);
 
   // The loss of the last forward against `labels` (mean over its rows), with the count of correct
-  // predictions. With want_delta, it also computes δᴸ for backward.
-  LossResult loss(const int32_t* labels, bool want_delta);
+  // predictions. With want_delta, it also computes δᴸ for backward. With `plain`, the loss without
+  // its shaping (label smoothing, class weights): what evaluation reports.
+  LossResult loss(const int32_t* labels, bool want_delta, bool plain = false);
 
   // Fills grads() with ∂C/∂θ of the last forward and loss(want_delta = true). With grad_x (rows x
   // inputs) it also gives ∂C/∂x, the δ recurrence carried one step below the first layer.
@@ -106,8 +107,9 @@ class Network {
   bool needs_input_rows() const { return input_dropout_ > 0 || bf16_; }
   void input_rows(int64_t r0, int64_t r1, Rng* dropout_rng);
   void forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng);
-  // The loss of rows [r0, r1) (the mean over them) and their δᴸ, which carries the 1/B of the
-  // whole batch, so that the rows' shares of the gradient add up to the batch's.
+  // The loss of rows [r0, r1) (their share of the batch's, loss.hpp) and their δᴸ, which carries
+  // the 1/B of the whole batch, so that the rows' shares of the gradient add up to the batch's.
+  // `labels` are the whole batch's.
   LossResult loss_rows(const int32_t* labels, int64_t r0, int64_t r1, bool want_delta);
   // BP2 for rows [r0, r1): δ of every layer. Returns whether the gradient these rows contribute is
   // certainly finite, known without computing it: every δ and activation is finite, and
@@ -143,7 +145,7 @@ class Network {
   int64_t max_batch() const { return max_batch_; }
 
   // The output layer's z of the last forward, and the activations of dense layer l.
-  const T* output_z() const { return z_out_.data(); }
+  const T* output_z() const { return z_.back().data(); }
   const T* activations(size_t l) const { return a_[l].data(); }
 
   // Where the first non-finite value is, for the message that stops a diverging run: the first
@@ -173,7 +175,7 @@ class Network {
   // Rounds rows [r0, r1), columns [c0, c1) of the input of dense layer l to its bf16 twin.
   void round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
 
-  LossKind loss_;
+  LossSpec loss_;
   int64_t inputs_ = 0;
   int64_t max_batch_ = 0;
   double input_dropout_ = 0;
@@ -182,11 +184,13 @@ class Network {
   std::vector<T> params_, grads_;
 
   // Workspaces, each max_batch rows.
-  std::vector<std::vector<T>> a_;      // per dense layer: z, then a = σ(z) in place
-  std::vector<std::vector<T>> drop_;   // per dense layer with dropout: a ⊙ mask (empty otherwise)
-  std::vector<std::vector<T>> mask_;   // per dense layer with dropout: 0 or 1/(1 − p)
-  std::vector<T> x_drop_, x_mask_;     // input dropout
-  std::vector<T> z_out_;               // the output layer's z, kept for the fused losses
+  std::vector<std::vector<T>> a_;     // per dense layer: a = σ(z) (made in place from z, unless z_ keeps it)
+  std::vector<std::vector<T>> drop_;  // per dense layer with dropout: a ⊙ mask (empty otherwise)
+  std::vector<std::vector<T>> mask_;  // per dense layer with dropout: 0 or 1/(1 − p)
+  std::vector<T> x_drop_, x_mask_;    // input dropout
+  // Per dense layer: z, kept beside a for the output layer (the fused losses read it) and for the
+  // activations whose σ′ needs it (empty otherwise).
+  std::vector<std::vector<T>> z_;
   std::vector<std::vector<T>> delta_;  // per dense layer: δ (rows x out)
 
   // bf16 twins (use_bf16): of the parameters, of each dense layer's input and of each δ.

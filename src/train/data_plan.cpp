@@ -147,6 +147,10 @@ DataPlan plan_data(const Config& c) {
     throw Error(file, "data.class_names",
                 "has " + std::to_string(c.data.class_names.size()) + " names but the data has " +
                     std::to_string(p.classes) + " classes");
+  if (!c.loss.class_weights.empty() && int64_t(c.loss.class_weights.size()) != p.classes)
+    throw Error(file, "loss.class_weights",
+                "has " + std::to_string(c.loss.class_weights.size()) + " weights but the data has " +
+                    std::to_string(p.classes) + " classes");
   if (c.data.test.present()) {
     p.has_test = true;
     p.test = data::inspect(c.data.test, c.data.format, c.data.csv_header);
@@ -187,6 +191,31 @@ Loaders open_loaders(const Config& c, const DataPlan& plan, uint64_t shuffle_see
     l.test = std::make_unique<data::BatchLoader>(c.data.test, format, header,
                                                  loader_options(c, 0, -1, false, 0, share(plan.test.count)));
   return l;
+}
+
+LossSpec training_loss(const Config& c, const DataPlan& plan) {
+  LossSpec loss(c.loss.type);
+  loss.label_smoothing = c.loss.label_smoothing;
+  loss.class_weights = c.loss.class_weights;
+  if (!c.loss.balanced) return loss;
+  // One pass over the training split's labels: w_c = N / (K·n_c), sklearn's "balanced".
+  data::LoaderOptions o = loader_options(c, 0, plan.train_samples, false, 0, int64_t(64) << 20);
+  o.batch_size = 4096;
+  data::BatchLoader loader(c.data.train, c.data.format, c.data.csv_header, o);
+  loader.start_epoch(0);
+  std::vector<int64_t> count(size_t(plan.classes), 0);
+  data::Batch b;
+  while (loader.next(b))
+    for (int64_t i = 0; i < b.rows; ++i) ++count[size_t(b.labels[i])];
+  for (int64_t k = 0; k < plan.classes; ++k) {
+    if (count[size_t(k)] == 0)
+      throw Error(c.path, "loss.class_weights",
+                  "\"balanced\" weighs each class by how rare it is, but class " + std::to_string(k) +
+                      " has no sample among the " + std::to_string(plan.train_samples) +
+                      " training samples: give the weights as an array");
+    loss.class_weights.push_back(double(plan.train_samples) / (double(plan.classes) * double(count[size_t(k)])));
+  }
+  return loss;
 }
 
 }  // namespace nabla

@@ -6,6 +6,7 @@
 
 #include "config/types.hpp"
 #include "data/loader.hpp"
+#include "nn/loss.hpp"
 
 namespace nabla {
 
@@ -32,6 +33,11 @@ DataPlan plan_data(const Config& config);
 // Refuses, as a nabla::Error naming training.precision, a bf16 config that this build or CPU cannot
 // train (math/bf16.hpp).
 void check_precision(const Config& config);
+
+// The loss the network trains on: the config's, with "balanced" class weights worked out from the
+// training split's labels (one pass over them): w_c = N / (K·n_c), N samples, K classes, n_c of
+// class c. Throws nabla::Error naming loss.class_weights when a class has no sample.
+LossSpec training_loss(const Config& config, const DataPlan& plan);
 
 // The three splits' loaders. The memory budget is shared between them in proportion to their size.
 struct Loaders {

@@ -64,7 +64,7 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
   data::Batch b;
   while (loader.next(b)) {
     const float* a = net.forward(b.x, b.rows);
-    const LossResult r = net.loss(b.labels, false);
+    const LossResult r = net.loss(b.labels, false, /*plain=*/true);
     loss_sum += r.loss * double(b.rows);
     correct += r.correct;
     e.samples += b.rows;
@@ -129,7 +129,7 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
   check_fits(ck, d, info, classes);
 
-  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss, std::min(c.training.batch_size, info.count));
+  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss.type, std::min(c.training.batch_size, info.count));
   net.params() = ck.params;
   data::LoaderOptions lo;
   lo.batch_size = c.training.batch_size;  // the trainer's batches, so the figures match its metrics exactly

@@ -18,12 +18,12 @@ LrFindResult lr_find(const Config& c, const LrFindOptions& o) {
   const DataPlan plan = plan_data(c);
   set_blas_threads(1);  // as training runs
   Loaders loaders = open_loaders(c, plan, Rng::stream(c.training.seed, Stream::shuffle).next());
-  Network<float> net(c.layers, plan.train.features, plan.classes, c.loss, plan.largest_batch(c));
+  Network<float> net(c.layers, plan.train.features, plan.classes, training_loss(c, plan), plan.largest_batch(c));
   Rng init = Rng::stream(c.training.seed, Stream::init);
   net.initialize(init);  // the run's own initial weights
   if (c.training.precision == "bf16") net.use_bf16();
   Optimizer optimizer(c.optimizer, net.params().size());
-  DataParallel parallel(net, int(c.training.threads));
+  DataParallel parallel(net, int(c.training.threads), {c.training.clip_grad_value, c.training.clip_grad_norm});
   Rng dropout = Rng::stream(c.training.seed, Stream::dropout);
 
   constexpr double kBeta = 0.95;  // the moving average's weight: about the last 20 steps

@@ -15,8 +15,9 @@ int64_t DataParallel::block_units(int64_t units) {
   return std::min(kBlockUnits, std::max<int64_t>(8, (half + 7) / 8 * 8));
 }
 
-DataParallel::DataParallel(Network<float>& net, int threads)
+DataParallel::DataParallel(Network<float>& net, int threads, GradientClip clip)
     : net_(net),
+      clip_(clip),
       team_(threads),
       blocks_(size_t(threads)),
       scratch_(size_t(threads)),
@@ -93,12 +94,10 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
 
   StepResult r;
   for (int64_t j = 0; j < row_blocks; ++j) {  // in block order: the same sum on any thread count
-    const auto [r0, r1] = rows_of(j);
-    r.loss += results_[size_t(j)].loss * double(r1 - r0);
+    r.loss += results_[size_t(j)].loss;       // each block's share of the batch's loss
     r.correct += results_[size_t(j)].correct;
     r.finite = r.finite && bounded_[size_t(j)];
   }
-  r.loss /= double(rows);
   r.finite = r.finite && std::isfinite(r.loss);
   return r;
 }
@@ -114,41 +113,114 @@ double sum_of_squares(const float* x, size_t n) {
 
 }  // namespace
 
+template <class F>
+void DataParallel::for_each_block(int k, F f) {
+  const int n = team_.size();
+  for (int j = 0; j < n; ++j) {  // its own blocks first, then whatever the others have not started
+    const size_t list = size_t((k + j) % n);
+    for (size_t i; (i = next_[list].fetch_add(1, std::memory_order_relaxed)) < blocks_[list].size();)
+      f(blocks_[list][i]);
+  }
+}
+
+void DataParallel::reset_blocks() {
+  for (int k = 0; k < team_.size(); ++k) next_[size_t(k)].store(0, std::memory_order_relaxed);  // published by run()
+}
+
+namespace {
+
+// Clamps n gradient entries to [−c, c] (clip_grad_value; c = 0: off).
+void clamp(float* g, size_t n, double c) {
+  if (c <= 0) return;
+  const float hi = float(c), lo = -hi;
+  for (size_t i = 0; i < n; ++i) g[i] = std::min(hi, std::max(lo, g[i]));
+}
+
+}  // namespace
+
 bool DataParallel::update(Optimizer& optimizer, double lr, double* gradient_norm) {
+  if (clip_.norm > 0) return update_clipped(optimizer, lr, gradient_norm);
   optimizer.begin_step();
   float* theta = net_.params().data();
   bf16* rounded = net_.params_bf16();  // the weights' bf16 twin, kept current
-  const int n = team_.size();
-  for (int k = 0; k < n; ++k) next_[size_t(k)].store(0, std::memory_order_relaxed);  // published by run()
+  reset_blocks();
   auto phase3 = [&](int k) {
     float* grad_w = scratch_[size_t(k)].data();
     bool finite = true;
-    // Its own blocks first, then whatever the others have not started.
-    for (int j = 0; j < n; ++j) {
-      const size_t list = size_t((k + j) % n);
-      for (size_t i; (i = next_[list].fetch_add(1, std::memory_order_relaxed)) < blocks_[list].size();) {
-        const Block& b = blocks_[list][i];
-        const auto& d = net_.layers()[b.layer];
-        const size_t units = size_t(b.u1 - b.u0), in = size_t(d.in);
-        float* grad_b = grad_w + units * in;
-        net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
-        if (gradient_norm) squares_[b.index] = sum_of_squares(grad_w, units * in) + sum_of_squares(grad_b, units);
-        const size_t w0 = d.w_offset + size_t(b.u0) * in, b0 = d.b_offset + size_t(b.u0);  // rows u0.. of W, and of b
-        finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
-        finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
-      }
-    }
+    for_each_block(k, [&](const Block& b) {
+      const auto& d = net_.layers()[b.layer];
+      const size_t units = size_t(b.u1 - b.u0), in = size_t(d.in);
+      float* grad_b = grad_w + units * in;
+      net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
+      clamp(grad_w, units * in + units, clip_.value);  // grad_b follows grad_w
+      if (gradient_norm) squares_[b.index] = sum_of_squares(grad_w, units * in) + sum_of_squares(grad_b, units);
+      const size_t w0 = d.w_offset + size_t(b.u0) * in, b0 = d.b_offset + size_t(b.u0);  // rows u0.. of W, and of b
+      finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
+      finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
+    });
     updated_finite_[size_t(k)] = finite;
   };
   team_.run(phase3);
-  if (gradient_norm) {
-    double all = 0;
-    for (double s : squares_) all += s;  // in block order, whichever thread took each
-    *gradient_norm = std::sqrt(all);
-  }
-  for (int k = 0; k < n; ++k)
-    if (!updated_finite_[size_t(k)]) return false;
+  if (gradient_norm) *gradient_norm = summed_norm();
+  return all_updated_finite();
+}
+
+double DataParallel::summed_norm() const {
+  double all = 0;
+  for (double s : squares_) all += s;  // in block order, whichever thread took each
+  return std::sqrt(all);
+}
+
+bool DataParallel::all_updated_finite() const {
+  for (char f : updated_finite_)
+    if (!f) return false;
   return true;
+}
+
+bool DataParallel::update_clipped(Optimizer& optimizer, double lr, double* gradient_norm) {
+  // Phase 3a: every block's gradient, to its place in grads(), and its sum of squares.
+  float* grads = net_.grads().data();
+  auto gradient_of = [&](const Block& b) {
+    const auto& d = net_.layers()[b.layer];
+    return std::pair<size_t, size_t>(d.w_offset + size_t(b.u0) * size_t(d.in), d.b_offset + size_t(b.u0));
+  };
+  reset_blocks();
+  auto phase3a = [&](int k) {
+    for_each_block(k, [&](const Block& b) {
+      const size_t units = size_t(b.u1 - b.u0), in = size_t(net_.layers()[b.layer].in);
+      const auto [w0, b0] = gradient_of(b);
+      net_.weight_gradient(b.layer, b.u0, b.u1, grads + w0, grads + b0);
+      clamp(grads + w0, units * in, clip_.value);
+      clamp(grads + b0, units, clip_.value);
+      squares_[b.index] = sum_of_squares(grads + w0, units * in) + sum_of_squares(grads + b0, units);
+    });
+  };
+  team_.run(phase3a);
+  // torch.nn.utils.clip_grad_norm_: scaled by max_norm / (‖g‖ + 1e-6) when that is below 1.
+  const double norm = summed_norm();
+  if (gradient_norm) *gradient_norm = norm;
+  const float scale = float(std::min(1.0, clip_.norm / (norm + 1e-6)));
+  // Phase 3b: the optimiser's step, block by block, on the scaled gradient.
+  optimizer.begin_step();
+  float* theta = net_.params().data();
+  bf16* rounded = net_.params_bf16();
+  reset_blocks();
+  auto phase3b = [&](int k) {
+    bool finite = true;
+    for_each_block(k, [&](const Block& b) {
+      const size_t units = size_t(b.u1 - b.u0), in = size_t(net_.layers()[b.layer].in);
+      const auto [w0, b0] = gradient_of(b);
+      if (scale < 1) {
+        for (size_t i = 0; i < units * in; ++i) grads[w0 + i] *= scale;
+        for (size_t i = 0; i < units; ++i) grads[b0 + i] *= scale;
+      }
+      finite = optimizer.update(theta, grads + w0, lr, w0, w0 + units * in, rounded) && finite;
+      finite = optimizer.update(theta, grads + b0, lr, b0, b0 + units) && finite;
+    });
+    updated_finite_[size_t(k)] = finite;
+  };
+  team_.run(phase3b);
+  return all_updated_finite();
 }
 
 }  // namespace nabla

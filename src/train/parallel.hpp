@@ -39,6 +39,16 @@
 
 namespace nabla {
 
+// training.clip_grad_value and clip_grad_norm (0: off). Each gradient entry is clamped to
+// [−value, value] first; then the whole gradient is scaled by norm / (‖g‖ + 10⁻⁶) when that is
+// below 1, as torch.nn.utils.clip_grad_norm_ does. The norm needs every block's gradient before any
+// block's update, so with it phase 3 runs twice: the gradients to grads() and their norm, then the
+// updates (the gradient then goes to memory and back; without it, it never leaves the cache).
+struct GradientClip {
+  double value = 0;
+  double norm = 0;
+};
+
 struct StepResult {
   double loss = 0;  // mean over the batch
   int64_t correct = 0;
@@ -62,7 +72,7 @@ class DataParallel {
   // so that two threads share every layer.
   static int64_t block_units(int64_t units);
 
-  DataParallel(Network<float>& net, int threads);
+  DataParallel(Network<float>& net, int threads, GradientClip clip = {});
 
   // Phases 0 to 2 for a batch. A batch handed out as bytes (Batch::raw) is scaled first, each
   // thread its own rows. The dropout masks of a block come from a generator seeded by
@@ -71,7 +81,8 @@ class DataParallel {
 
   // Phase 3: the gradients and the optimiser's step, block by block. Returns false when the update
   // made a parameter or a moment non-finite. With `gradient_norm`, also the L2 norm of the whole
-  // gradient (every weight and bias), summed from each block while it is in cache.
+  // gradient (every weight and bias, after clip_grad_value and before clip_grad_norm), summed from
+  // each block while it is in cache.
   bool update(Optimizer& optimizer, double lr, double* gradient_norm = nullptr);
 
   // After a compute() that was not finite: where the first non-finite value is (see Network).
@@ -84,7 +95,17 @@ class DataParallel {
     size_t index;    // in the order of all blocks, layer by layer: where its squares are summed
   };
 
+  // Runs f(block) for thread k's blocks, then for those that the others have not started; every
+  // block runs once between two reset_blocks().
+  template <class F>
+  void for_each_block(int k, F f);
+  void reset_blocks();
+  bool update_clipped(Optimizer& optimizer, double lr, double* gradient_norm);  // with clip_.norm
+  double summed_norm() const;                                                   // √ of squares_'s sum, in block order
+  bool all_updated_finite() const;
+
   Network<float>& net_;
+  GradientClip clip_;
   Team team_;
   std::vector<std::vector<Block>> blocks_;       // per thread, layer by layer (the first, largest, first)
   std::unique_ptr<std::atomic<size_t>[]> next_;  // per thread: the next of its blocks not yet taken

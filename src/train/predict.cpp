@@ -11,7 +11,7 @@ namespace nabla {
 
 Predictor::Predictor(const io::Checkpoint& ck)
     : checkpoint_(ck),
-      net_(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss, ck.config.training.batch_size),
+      net_(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss.type, ck.config.training.batch_size),
       x_(size_t(ck.config.training.batch_size * ck.inputs)) {
   net_.params() = ck.params;
   set_blas_threads(1);  // as eval and the trainer's evaluation run, so that the outputs are theirs

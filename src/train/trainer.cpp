@@ -94,9 +94,9 @@ Run::Run(const Config& c, const TrainOptions& options, const DataPlan& plan, Run
       signals_(signals),
       dropout_rng_(Rng::stream(c.training.seed, Stream::dropout)),
       loaders_(open_loaders(c, plan, Rng::stream(c.training.seed, Stream::shuffle).next())),
-      net_(c.layers, plan.train.features, plan.classes, c.loss, plan.largest_batch(c)),
+      net_(c.layers, plan.train.features, plan.classes, training_loss(c, plan), plan.largest_batch(c)),
       optimizer_(c.optimizer, net_.params().size()),
-      parallel_(net_, int(c.training.threads)),
+      parallel_(net_, int(c.training.threads), {c.training.clip_grad_value, c.training.clip_grad_norm}),
       progress_(options.progress, c.training.epochs, loaders_.train->batches_per_epoch()),
       higher_is_better_(c.training.early_stopping.metric != "val_loss") {
   st_.best_metric = higher_is_better_ ? -1.0 : INFINITY;
@@ -312,7 +312,7 @@ TrainResult Run::finish(double load_seconds) {
   std::optional<Evaluation> best_on_test;
   if (loaders_.test) {
     const auto start = Clock::now();
-    Network<float> best(c_.layers, plan_.train.features, plan_.classes, c_.loss, plan_.largest_batch(c_));
+    Network<float> best(c_.layers, plan_.train.features, plan_.classes, c_.loss.type, plan_.largest_batch(c_));
     best.params() = io::load_checkpoint(folder_.best().string()).params;
     best_on_test = evaluate(best, *loaders_.test, plan_.classes);
     eval_seconds_ += seconds_since(start);

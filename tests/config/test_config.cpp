@@ -108,7 +108,7 @@ TEST_CASE("the example config parses to the values it states") {
   CHECK(c.layers[2].activation == nabla::Activation::softmax);
   CHECK(c.layers[2].init == nabla::Init::glorot_uniform);  // not given: glorot for softmax
 
-  CHECK(c.loss == nabla::LossKind::cross_entropy);
+  CHECK(c.loss.type == nabla::LossKind::cross_entropy);
   CHECK(c.optimizer.type == nabla::OptimizerKind::sgd);
   CHECK(c.optimizer.learning_rate == 0.05);
   CHECK(c.optimizer.momentum == 0.9);
@@ -156,7 +156,7 @@ TEST_CASE("left-out keys take the documented defaults") {
   CHECK(c.data.scale == 255.0);
   CHECK(c.data.memory_budget_mb == 512);
   CHECK(c.data.classes == 0);
-  CHECK(c.loss == nabla::LossKind::cross_entropy);
+  CHECK(c.loss.type == nabla::LossKind::cross_entropy);
   CHECK(c.optimizer.type == nabla::OptimizerKind::sgd);
   CHECK(c.optimizer.learning_rate == 0.01);
   CHECK(c.optimizer.momentum == 0.0);
@@ -189,6 +189,77 @@ TEST_CASE("init defaults by activation and accepts the xavier aliases") {
   CHECK(c.layers[3].init == nabla::Init::glorot_uniform);
   CHECK(c.layers[4].init == nabla::Init::glorot_normal);
   CHECK(c.layers[5].init == nabla::Init::glorot_uniform);
+}
+
+TEST_CASE("the new activations' init defaults: he for the rectifier-like, glorot for the rest") {
+  const std::string file = write_file("init-new.json", R"({"data": {"train": {"images": "a", "labels": "b"}},
+    "model": {"layers": [{"units": 4, "activation": "gelu"}, {"units": 4, "activation": "gelu_tanh"},
+                         {"units": 4, "activation": "silu"}, {"units": 4, "activation": "elu", "alpha": 0.5},
+                         {"units": 4, "activation": "softplus"}, {"units": 4, "activation": "elu"},
+                         {"units": 4, "activation": "gelu", "init": "glorot_normal"}, {"activation": "softmax"}]}})");
+  const Config c = nabla::load_config(file);
+  for (size_t i = 0; i < 6; ++i) CHECK(c.layers[i].init == nabla::Init::he);
+  CHECK(c.layers[6].init == nabla::Init::glorot_normal);
+  CHECK(c.layers[7].init == nabla::Init::glorot_uniform);
+  CHECK(c.layers[3].alpha == 0.5);
+  CHECK(c.layers[5].alpha == 1.0);
+  CHECK(errors_of(file, {"model.layers[0].alpha=1"}) ==
+        file + ": model.layers[0].alpha: applies only to elu (this layer's activation is \"gelu\")\n");
+  CHECK(errors_of(file, {"model.layers[3].alpha=0"}) == file + ": model.layers[3].alpha: expected a number > 0, got 0\n");
+}
+
+TEST_CASE("the loss: a string or an object with label smoothing and class weights") {
+  const std::string file = write_file("loss.json", kMinimal);
+  const Config plain = nabla::load_config(file);
+  CHECK(plain.loss == nabla::LossConfig{});
+  CHECK(nabla::to_json(plain)["loss"] == "cross_entropy");  // no options: written as the string
+  const Config shaped = nabla::load_config(file, {"loss.label_smoothing=0.1", "loss.class_weights=[1, 2, 0, 1]"});
+  CHECK(shaped.loss.type == nabla::LossKind::cross_entropy);
+  CHECK(shaped.loss.label_smoothing == 0.1);
+  CHECK(shaped.loss.class_weights == std::vector<double>{1, 2, 0, 1});
+  CHECK_FALSE(shaped.loss.balanced);
+  CHECK(nabla::to_json(shaped)["loss"].dump() ==
+        R"({"type":"cross_entropy","label_smoothing":0.1,"class_weights":[1.0,2.0,0.0,1.0]})");
+  CHECK(nabla::parse_config(nabla::to_json(shaped), shaped.path, "/elsewhere") == shaped);
+  const Config balanced = nabla::load_config(file, {R"(loss={"type": "cross_entropy", "class_weights": "balanced"})"});
+  CHECK(balanced.loss.balanced);
+  CHECK(nabla::to_json(balanced)["loss"].dump() == R"({"type":"cross_entropy","class_weights":"balanced"})");
+  CHECK(nabla::parse_config(nabla::to_json(balanced), balanced.path, "/elsewhere") == balanced);
+  // --set into the string form takes the long form.
+  const std::string with_string = write_file("loss-string.json", R"({"data": {"train": {"images": "a", "labels": "b"}},
+    "model": {"layers": [{"units": 4, "activation": "relu"}, {"activation": "softmax"}]}, "loss": "cross_entropy"})");
+  CHECK(nabla::load_config(with_string, {"loss.label_smoothing=0.2"}).loss.label_smoothing == 0.2);
+
+  CHECK(errors_of(file, {"loss.label_smoothing=1"}) ==
+        file + ": loss.label_smoothing: expected a number in [0, 1), got 1\n");
+  CHECK(errors_of(file, {"loss.class_weights=[0, 0]"}) ==
+        file + ": loss.class_weights: expected \"balanced\" or a non-empty array of numbers >= 0 (a weight for each "
+               "class, not all 0), got an array\n");
+  CHECK(errors_of(file, {"loss.class_weights=[1, -1]"}) ==
+        file + ": loss.class_weights: expected \"balanced\" or a non-empty array of numbers >= 0 (a weight for each "
+               "class, not all 0), got an array\n");
+  CHECK(errors_of(file, {"loss.class_weights=balance"}) ==
+        file + ": loss.class_weights: expected \"balanced\" or a non-empty array of numbers >= 0 (a weight for each "
+               "class, not all 0), got \"balance\"\n");
+  CHECK(errors_of(file, {"loss.type=mse", "loss.label_smoothing=0.1"}) ==
+        file + ": loss.label_smoothing: applies only to cross_entropy (loss.type is \"mse\")\n");
+  CHECK(errors_of(file, {"loss.type=binary_cross_entropy"}) ==
+        file + ": loss.type: binary_cross_entropy needs a sigmoid output layer (model.layers[1].activation is "
+               "\"softmax\")\n");
+}
+
+TEST_CASE("gradient clipping: by value and by norm, off by default") {
+  const std::string file = write_file("clip.json", kMinimal);
+  const Config c = nabla::load_config(file);
+  CHECK(c.training.clip_grad_value == 0);
+  CHECK(c.training.clip_grad_norm == 0);
+  CHECK_FALSE(nabla::to_json(c)["training"].contains("clip_grad_norm"));
+  const Config clipped = nabla::load_config(file, {"training.clip_grad_norm=1.5", "training.clip_grad_value=0.25"});
+  CHECK(clipped.training.clip_grad_norm == 1.5);
+  CHECK(clipped.training.clip_grad_value == 0.25);
+  CHECK(nabla::parse_config(nabla::to_json(clipped), clipped.path, "/elsewhere") == clipped);
+  CHECK(errors_of(file, {"training.clip_grad_norm=-1"}) ==
+        file + ": training.clip_grad_norm: expected a number >= 0, got -1\n");
 }
 
 TEST_CASE("integers may be written with a zero fraction but not with a fractional part") {
@@ -330,7 +401,8 @@ TEST_CASE("bad --set paths name the override and are reported with the config's 
   CHECK(one("training.=2") == "--set training.=2: bad path: empty key\n");
   CHECK(one("model.layers[0]x=2") == "--set model.layers[0]x=2: bad path: expected . or [ after ]\n");
   CHECK(one("name=\xff") == "--set name=\xff: the value is not valid UTF-8\n");
-  CHECK(one("loss.x=1") == "--set loss.x=1: loss: not in the config, so there is nothing to set inside it\n");
+  CHECK(one("training.epochs.x=1") ==
+        "--set training.epochs.x=1: training.epochs: not in the config, so there is nothing to set inside it\n");
   CHECK(one(R"(training={"epochs": 1, "epochs": 2})") ==
         R"(--set training={"epochs": 1, "epochs": 2}: epochs: duplicate key)" "\n");
 
@@ -430,13 +502,16 @@ TEST_CASE("every enum value's name, as configs/README.md spells it, parses to th
   };
   const std::pair<Activation, const char*> activations[] = {  // softmax: on the last layer only, below
       {Activation::sigmoid, "sigmoid"}, {Activation::tanh, "tanh"},     {Activation::relu, "relu"},
-      {Activation::leaky_relu, "leaky_relu"}, {Activation::linear, "linear"}};
+      {Activation::leaky_relu, "leaky_relu"}, {Activation::linear, "linear"}, {Activation::gelu, "gelu"},
+      {Activation::gelu_tanh, "gelu_tanh"}, {Activation::silu, "silu"}, {Activation::elu, "elu"},
+      {Activation::softplus, "softplus"}};
   for (const auto& [value, name_] : activations) {
     const char* name = name_;  // clang 14 lets no lambda capture a binding
     CAPTURE(name);
     CHECK(with("ACT", name).layers[0].activation == value);
     CHECK(std::string(to_string(value)) == name);
   }
+  CHECK(with("ACT", "swish").layers[0].activation == Activation::silu);
   CHECK(with("ACT", "relu").layers[1].activation == Activation::softmax);
   CHECK(std::string(to_string(Activation::softmax)) == "softmax");
   const std::pair<Init, const char*> inits[] = {{Init::glorot_uniform, "glorot_uniform"}, {Init::glorot_normal, "glorot_normal"},
@@ -470,9 +545,9 @@ TEST_CASE("every enum value's name, as configs/README.md spells it, parses to th
                                                      {LossKind::mse, "mse"}};
   for (const auto& [value, name] : losses) CHECK(std::string(to_string(value)) == name);
   CHECK(parse(R"({"data": {"train": {"images": "i.gz", "labels": "l.gz"}}, "model": {"layers": [{"units": 1,
-        "activation": "sigmoid"}]}, "loss": "binary_cross_entropy"})").loss == LossKind::binary_cross_entropy);
+        "activation": "sigmoid"}]}, "loss": "binary_cross_entropy"})").loss.type == LossKind::binary_cross_entropy);
   CHECK(parse(R"({"data": {"train": {"images": "i.gz", "labels": "l.gz"}}, "model": {"layers": [{"activation":
-        "linear"}]}, "loss": "mse"})").loss == LossKind::mse);
+        "linear"}]}, "loss": "mse"})").loss.type == LossKind::mse);
   CHECK(parse(R"({"data": {"train": {"csv": "t.csv"}, "format": "csv"}, "model": {"layers": [{"activation":
         "softmax"}]}})").data.format == nabla::DataFormat::csv);
 }

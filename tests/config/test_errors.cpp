@@ -104,7 +104,8 @@ const std::vector<Case>& cases() {
         "section out to turn it off)"}},
       {"enum with a suggestion",
        with_layers(R"([{"units": 32, "activation": "rleu"}, {"units": 10, "activation": "softmax"}])"),
-       {"FILE: model.layers[0].activation: expected one of sigmoid, tanh, relu, leaky_relu, linear, softmax, got "
+       {"FILE: model.layers[0].activation: expected one of sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, gelu_tanh, silu, "
+        "elu, softplus, got "
         "\"rleu\" "
         "(did you mean \"relu\"?)"}},
       {"enum values are case-sensitive",

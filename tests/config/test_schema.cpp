@@ -178,7 +178,7 @@ TEST_CASE("the README check fails on a missing, extra, mistyped, misdefaulted or
 TEST_CASE("the schema's sections, each before the sections inside it") {
   std::vector<std::string> paths;
   for (const nabla::SectionInfo& s : nabla::config_schema()) paths.push_back(s.path);
-  CHECK(paths == std::vector<std::string>{"", "data", "data.train", "data.test", "model", "model.layers[]", "optimizer",
+  CHECK(paths == std::vector<std::string>{"", "data", "data.train", "data.test", "model", "model.layers[]", "loss", "optimizer",
                                           "schedule", "training", "training.early_stopping", "checkpoint"});
 }
 

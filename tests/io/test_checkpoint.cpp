@@ -45,7 +45,7 @@ void write_bytes(const fs::path& p, const std::string& b) { std::ofstream(p, std
 // A real checkpoint of a 5-3-4 network with distinct parameters, and its bytes.
 std::string good_checkpoint(const fs::path& path) {
   const Config c = tiny_config();
-  Network<float> net(c.layers, 5, 4, c.loss, 1);
+  Network<float> net(c.layers, 5, 4, c.loss.type, 1);
   for (size_t k = 0; k < net.params().size(); ++k) net.params()[k] = 0.01f * float(k) - 0.2f;
   std::vector<float> opt(2 * net.params().size());
   for (size_t k = 0; k < opt.size(); ++k) opt[k] = 1e-3f * float(k);
@@ -112,7 +112,7 @@ TEST_CASE("a checkpoint round-trips bit for bit") {
   CHECK(c.config.optimizer == tiny_config().optimizer);
   // Saving what was loaded gives the same bytes.
   const fs::path q = temp_path("round2.safetensors");
-  Network<float> net(c.config.layers, 5, 4, c.config.loss, 1);
+  Network<float> net(c.config.layers, 5, 4, c.config.loss.type, 1);
   net.params() = c.params;
   io::save_checkpoint(q.string(), tiny_config(), net, c.optimizer_state, c.state);
   CHECK(read_bytes(q) == read_bytes(p));

@@ -42,7 +42,7 @@ io::Checkpoint checkpoint() {
   ck.config.path = "every.safetensors";
   ck.inputs = 5;
   ck.outputs = 4;
-  const Network<float> net(ck.config.layers, 5, 4, ck.config.loss, 1);
+  const Network<float> net(ck.config.layers, 5, 4, ck.config.loss.type, 1);
   ck.params.resize(net.params().size());
   for (size_t k = 0; k < ck.params.size(); ++k) ck.params[k] = 0.01f * float(k) - 0.3f;
   ck.state.epoch = 3;
@@ -264,7 +264,7 @@ TEST_CASE("the ONNX initializers are the checkpoint's tensors, by name, shape an
   const io::Checkpoint ck = checkpoint();
   const std::string m = io::onnx_model(ck);
   const std::vector<Field> inits = all(one(m, 7).data, 5);
-  const Network<float> net(ck.config.layers, 5, 4, ck.config.loss, 1);
+  const Network<float> net(ck.config.layers, 5, 4, ck.config.loss.type, 1);
   REQUIRE(inits.size() == 1 + net.tensors().size());
   const float scale = 2.5f;
   CHECK(text(inits[0].data, 8) == "input_scale");
@@ -287,7 +287,7 @@ TEST_CASE("the npz archive holds one .npy per tensor, the input scale and the ac
   const io::Checkpoint ck = checkpoint();
   const std::string zip = io::npz_archive(ck);
   const std::vector<Member> members = zip_members(zip);
-  const Network<float> net(ck.config.layers, 5, 4, ck.config.loss, 1);
+  const Network<float> net(ck.config.layers, 5, 4, ck.config.loss.type, 1);
   REQUIRE(members.size() == net.tensors().size() + 3);
   for (size_t k = 0; k < net.tensors().size(); ++k) {
     const TensorInfo& t = net.tensors()[k];

@@ -79,17 +79,70 @@ TEST_CASE("a batch is one matrix: the same rows give the same outputs as one at 
 }
 
 TEST_CASE("every activation's derivative agrees with a double-precision central difference") {
-  const Activation acts[] = {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::leaky_relu,
-                             Activation::linear};
+  const Activation acts[] = {Activation::sigmoid, Activation::tanh,      Activation::relu, Activation::leaky_relu,
+                             Activation::linear,  Activation::gelu,      Activation::gelu_tanh,
+                             Activation::silu,    Activation::elu,       Activation::softplus};
   const double h = 1e-6;
   for (Activation act : acts) {
     for (double z : {-3.0, -0.7, -0.1, 0.2, 0.9, 2.5}) {
       const double fd = (activate(act, 0.01, z + h) - activate(act, 0.01, z - h)) / (2 * h);
-      const double analytic = derivative_from_output(act, 0.01, activate(act, 0.01, z));
+      const double analytic = derivative_at(act, 0.01, z);
       CAPTURE(int(act));
       CAPTURE(z);
       CHECK(analytic == doctest::Approx(fd).epsilon(1e-8));
     }
+  }
+}
+
+TEST_CASE("the new activations' values, worked out by hand") {
+  // gelu(1) = 1·Φ(1) = ½(1 + erf(1/√2)) = 0.841344746…; gelu(−1) = −Φ(−1) = −0.158655254…
+  CHECK(activate(Activation::gelu, 0, 1.0) == doctest::Approx(0.8413447460685429).epsilon(1e-15));
+  CHECK(activate(Activation::gelu, 0, -1.0) == doctest::Approx(-0.15865525393145707).epsilon(1e-15));
+  // gelu_tanh(1): u = √(2/π)·(1 + 0.044715) = 0.833561969, tanh u = 0.682383981, ½·1·(1 + tanh u)
+  CHECK(activate(Activation::gelu_tanh, 0, 1.0) == doctest::Approx(0.8411919906082768).epsilon(1e-15));
+  // silu(1) = 1/(1 + e⁻¹) = 0.731058579; silu(−2) = −2/(1 + e²) = −0.238405844
+  CHECK(activate(Activation::silu, 0, 1.0) == doctest::Approx(0.7310585786300049).epsilon(1e-15));
+  CHECK(activate(Activation::silu, 0, -2.0) == doctest::Approx(-0.23840584404423515).epsilon(1e-15));
+  // elu(−1) with α = 0.5: 0.5·(e⁻¹ − 1) = −0.316060279; elu(2) = 2
+  CHECK(activate(Activation::elu, 0.5, -1.0) == doctest::Approx(-0.31606027941427883).epsilon(1e-15));
+  CHECK(activate(Activation::elu, 0.5, 2.0) == 2.0);
+  // softplus(1) = log(1 + e) = 1.313261688; softplus(0) = log 2; softplus(−800) = e⁻⁸⁰⁰ underflows to 0
+  CHECK(activate(Activation::softplus, 0, 1.0) == doctest::Approx(1.3132616875182228).epsilon(1e-15));
+  CHECK(activate(Activation::softplus, 0, 0.0) == doctest::Approx(0.6931471805599453).epsilon(1e-15));
+  CHECK(activate(Activation::softplus, 0, 800.0) == 800.0);  // no overflow of e⁸⁰⁰
+  // the derivatives at a point each: gelu′(0) = Φ(0) = ½, silu′(0) = ½, softplus′(0) = ½, elu′(−1) = αe⁻¹
+  CHECK(derivative_at(Activation::gelu, 0, 0.0) == doctest::Approx(0.5).epsilon(1e-15));
+  CHECK(derivative_at(Activation::gelu_tanh, 0, 0.0) == doctest::Approx(0.5).epsilon(1e-15));
+  CHECK(derivative_at(Activation::silu, 0, 0.0) == doctest::Approx(0.5).epsilon(1e-15));
+  CHECK(derivative_at(Activation::softplus, 0, 0.0) == doctest::Approx(0.5).epsilon(1e-15));
+  CHECK(derivative_at(Activation::elu, 0.5, -1.0) == doctest::Approx(0.5 * std::exp(-1.0)).epsilon(1e-15));
+}
+
+TEST_CASE("label smoothing and class weights, worked out by hand") {
+  // Two classes, z = (ln 3, 0): softmax a = (3/4, 1/4).
+  const double z[] = {std::log(3.0), 0, std::log(3.0), 0};
+  const double a[] = {0.75, 0.25, 0.75, 0.25};
+  const int32_t labels[] = {0, 1};
+  double delta[4];
+  SUBCASE("smoothing 0.2 of label 0: the target is (0.9, 0.1)") {
+    // C = −(0.9·ln ¾ + 0.1·ln ¼) = 0.397543301;  δ = a − t = (−0.15, 0.15)
+    LossSpec loss;
+    loss.label_smoothing = 0.2;
+    const LossResult r = loss_and_delta(loss, Activation::softmax, 0, z, a, labels, 1, 2, delta, 1.0);
+    CHECK(r.loss == doctest::Approx(0.39754330131859184).epsilon(1e-14));
+    CHECK(delta[0] == doctest::Approx(-0.15).epsilon(1e-14));
+    CHECK(delta[1] == doctest::Approx(0.15).epsilon(1e-14));
+  }
+  SUBCASE("weights (1, 3) over labels 0 and 1: the mean is over W = 1 + 3") {
+    // C = (1·(−ln ¾) + 3·(−ln ¼)) / 4 = 1.111641289 (unweighted: 0.836988);  δ₁ = 3·(a − y)/4 = (0.5625, −0.5625)
+    LossSpec loss;
+    loss.class_weights = {1, 3};
+    CHECK(batch_weight(loss, labels, 2) == 4.0);
+    const LossResult r = loss_and_delta(loss, Activation::softmax, 0, z, a, labels, 2, 2, delta, 4.0);
+    CHECK(r.loss == doctest::Approx(1.111641288952863).epsilon(1e-14));
+    CHECK(delta[0] == doctest::Approx(-0.0625).epsilon(1e-14));  // 1·(¾ − 1)/4
+    CHECK(delta[2] == doctest::Approx(0.5625).epsilon(1e-14));   // 3·(¾ − 0)/4
+    CHECK(delta[3] == doctest::Approx(-0.5625).epsilon(1e-14));  // 3·(¼ − 1)/4
   }
 }
 

@@ -8,6 +8,7 @@ Exit status 0 when every comparison holds, 1 otherwise.
 """
 import gzip
 import json
+import math
 import struct
 import sys
 
@@ -29,6 +30,16 @@ def forward(z, x):
             a = np.maximum(a, 0)
         elif act == "leaky_relu":
             a = np.where(a > 0, a, z["negative_slopes"][i] * a)
+        elif act == "gelu":  # numpy has no erf: math's, element by element
+            a = 0.5 * a * (1 + np.vectorize(math.erf, otypes=[np.float32])(a / np.float32(math.sqrt(2))))
+        elif act == "gelu_tanh":
+            a = 0.5 * a * (1 + np.tanh(np.float32(math.sqrt(2 / math.pi)) * (a + np.float32(0.044715) * a**3)))
+        elif act == "silu":
+            a = a / (1 + np.exp(-a))
+        elif act == "elu":
+            a = np.where(a > 0, a, z["elu_alphas"][i] * np.expm1(np.minimum(a, 0)))
+        elif act == "softplus":
+            a = np.logaddexp(a, np.float32(0))
         elif act == "softmax":
             e = np.exp(a - a.max(axis=1, keepdims=True))
             a = e / e.sum(axis=1, keepdims=True)
@@ -56,7 +67,7 @@ def read_idx(path, magic, dims):
 def check_archive(z):
     """Every member numpy should find, with shapes that chain from inputs to outputs."""
     layers = len(z["activations"])
-    expected = {"input_scale", "activations", "negative_slopes"}
+    expected = {"input_scale", "activations", "negative_slopes", "elu_alphas"}
     expected |= {f"layers.{i}.{t}" for i in range(layers) for t in ("weight", "bias")}
     if set(z.files) != expected:
         sys.exit(f"FAILED: npz members {sorted(z.files)}, expected {sorted(expected)}")
