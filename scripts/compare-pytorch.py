@@ -25,30 +25,13 @@ try:
     import numpy as np
     import torch
 
-    from idx_numpy import read_idx
+    from idx_numpy import read_idx, read_safetensors
 except ImportError:  # Debian's PyTorch, installed on first use
     subprocess.run([os.path.join(ROOT, "scripts", "deps.sh"), "python3-torch"], check=True)
     os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 NABLA = os.path.join(ROOT, "build", "nabla")
 DATA = os.path.join(ROOT, "data", "fashion-mnist")
-
-
-def read_safetensors(path):
-    """The tensors of a safetensors file as numpy arrays (the format is simple enough to read by hand)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + n])
-    data = blob[8 + n :]
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", t
-        b, e = t["data_offsets"]
-        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(t["shape"]).copy()
-    return out
 
 
 def model(state):

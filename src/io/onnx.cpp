@@ -175,10 +175,10 @@ Proto graph(const Checkpoint& ck) {
   }
   g.bytes(2, ck.config.name.empty() ? "nabla" : ck.config.name);
   g.message(5, tensor("input_scale", {}, &scale, 1));
-  if (uses_constants)
-    for (const Constant& c : kConstants) g.message(5, tensor(c.name, {}, &c.value, 1));
   for (const TensorInfo& t : net.tensors())
     g.message(5, tensor(t.name, t.shape, ck.params.data() + t.offset, t.size()));
+  if (uses_constants)
+    for (const Constant& c : kConstants) g.message(5, tensor(c.name, {}, &c.value, 1));
   g.message(11, matrix_info("x", ck.inputs));
   g.message(12, matrix_info("probabilities", ck.outputs));
   return g;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "check/gradcheck.hpp"
@@ -54,8 +55,9 @@ std::string report_text(const GradcheckReport& r, const GradcheckOptions& o) {
 
 TEST_CASE("gradcheck passes for every hidden activation under every loss and output") {
   const RealBatch batch = real_batch(4);
-  const Activation hidden[] = {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::leaky_relu,
-                               Activation::linear};
+  const Activation hidden[] = {Activation::sigmoid, Activation::tanh,    Activation::relu,      Activation::leaky_relu,
+                               Activation::linear,  Activation::gelu,    Activation::gelu_tanh, Activation::silu,
+                               Activation::elu,     Activation::softplus};
   struct Pairing {
     LossKind loss;
     Activation output;
@@ -67,7 +69,11 @@ TEST_CASE("gradcheck passes for every hidden activation under every loss and out
                               {LossKind::mse, Activation::relu},
                               {LossKind::mse, Activation::leaky_relu},
                               {LossKind::mse, Activation::linear},
-                              {LossKind::mse, Activation::softmax}};
+                              {LossKind::mse, Activation::softmax},
+                              {LossKind::mse, Activation::gelu},
+                              {LossKind::mse, Activation::silu},
+                              {LossKind::mse, Activation::elu},
+                              {LossKind::mse, Activation::softplus}};
   GradcheckOptions o;
   o.per_tensor = 300;
   for (Activation h : hidden) {
@@ -112,6 +118,67 @@ TEST_CASE("gradcheck fails when delta forgets sigma' (backprop of a linear net a
   CHECK(report_text(r, o).find("FAIL") != std::string::npos);
 }
 
+TEST_CASE("gradcheck passes for cross-entropy with label smoothing, class weights and both") {
+  const RealBatch batch = real_batch(6);
+  LossSpec smoothed, weighted, both;
+  smoothed.label_smoothing = 0.1;
+  weighted.class_weights = {0.5, 1, 1.5, 2, 0.25, 1, 3, 1, 0.75, 1};
+  both = weighted;
+  both.label_smoothing = 0.3;
+  GradcheckOptions o;
+  o.per_tensor = 300;
+  for (const LossSpec* loss : {&smoothed, &weighted, &both}) {
+    Network<double> net({dense(5, Activation::gelu), dense(10, Activation::softmax)}, batch.features, 10, *loss, 6);
+    Rng rng(12);
+    net.initialize(rng);
+    const GradcheckReport r = gradcheck(net, batch.x, batch.labels, o);
+    CAPTURE(report_text(r, o));
+    CHECK(r.pass);
+  }
+}
+
+TEST_CASE("gradcheck fails on a planted error in each new backward") {
+  const RealBatch batch = real_batch(4);
+  GradcheckOptions o;
+  o.per_tensor = 200;
+  // The gradient of another function with the same weights: what the backward pass gives when
+  // it gets the piece wrong.
+  auto fails = [&](const std::vector<LayerConfig>& right, LossSpec right_loss, const std::vector<LayerConfig>& wrong,
+                   LossSpec wrong_loss) {
+    Network<double> checked(right, batch.features, 10, std::move(right_loss), 4);
+    Network<double> planted(wrong, batch.features, 10, std::move(wrong_loss), 4);
+    Rng rng(3);
+    checked.initialize(rng);
+    planted.params() = checked.params();
+    const GradcheckReport r = gradcheck(checked, batch.x, batch.labels, backprop(planted, batch.x, batch.labels), o);
+    CAPTURE(report_text(r, o));
+    return !r.pass;
+  };
+  const LayerConfig out = dense(10, Activation::softmax);
+  SUBCASE("each new activation's δ without its σ′ (BP2 of a linear layer)") {
+    for (Activation a :
+         {Activation::gelu, Activation::gelu_tanh, Activation::silu, Activation::elu, Activation::softplus}) {
+      CAPTURE(std::string(to_string(a)));
+      CHECK(fails({dense(6, a), out}, LossKind::cross_entropy, {dense(6, Activation::linear), out},
+                  LossKind::cross_entropy));
+    }
+  }
+  SUBCASE("gelu's σ′ taken from its tanh approximation, and the other way round: close, and still caught") {
+    CHECK(fails({dense(6, Activation::gelu), out}, LossKind::cross_entropy, {dense(6, Activation::gelu_tanh), out},
+                LossKind::cross_entropy));
+    CHECK(fails({dense(6, Activation::gelu_tanh), out}, LossKind::cross_entropy, {dense(6, Activation::gelu), out},
+                LossKind::cross_entropy));
+  }
+  SUBCASE("δᴸ that forgets the label smoothing, or the class weights") {
+    LossSpec smoothed, weighted;
+    smoothed.label_smoothing = 0.1;
+    weighted.class_weights = {0.5, 1, 1.5, 2, 0.25, 1, 3, 1, 0.75, 1};
+    const std::vector<LayerConfig> net = {dense(6, Activation::tanh), out};
+    CHECK(fails(net, smoothed, net, LossKind::cross_entropy));
+    CHECK(fails(net, weighted, net, LossKind::cross_entropy));
+  }
+}
+
 TEST_CASE("gradcheck names the one wrong entry of an otherwise right gradient") {
   const RealBatch batch = real_batch(4);
   Network<double> net({dense(4, Activation::tanh), dense(10, Activation::softmax)}, batch.features, 10,
@@ -122,7 +189,7 @@ TEST_CASE("gradcheck names the one wrong entry of an otherwise right gradient") 
   const size_t bias1 = net.tensors()[3].offset;  // layers.1.bias
   g.params[bias1 + 7] *= 1.001;                  // off by 0.1% in one entry
   GradcheckOptions o;
-  o.per_tensor = 0;                              // every entry of every tensor
+  o.per_tensor = 0;  // every entry of every tensor
   const GradcheckReport r = gradcheck(net, batch.x, batch.labels, g, o);
   CHECK_FALSE(r.pass);
   CHECK(r.tensors[0].pass);
@@ -165,7 +232,7 @@ TEST_CASE("gradcheck refuses to pass when every gradient is below the noise floo
   o.floor = 1e6;  // a floor above every gradient: nothing is really checked
   const GradcheckReport r = gradcheck(net, batch.x, batch.labels, o);
   for (const TensorCheck& t : r.tensors) CHECK(t.pass);  // no entry fails...
-  CHECK_FALSE(r.pass);                                    // ...and still it does not pass
+  CHECK_FALSE(r.pass);                                   // ...and still it does not pass
   CHECK(r.refusal.find("noise floor") != std::string::npos);
 }
 

@@ -29,10 +29,14 @@ TEST_CASE("1, 2 and 3 threads train the same bits, with and without dropout, in 
     std::string args;
     std::string env = "";  // before the command
   };
-  // The reference network (784-256-128-10, batch 64: a last batch of 8 rows), and gradcheck.json's
-  // six layers with dropout, a first layer of 16 units, batch 32.
-  std::vector<Case> cases = {{"default", "configs/default.json --epochs 3" + samples},
-                             {"dropout", "configs/gradcheck.json --epochs 3"}};
+  // The reference network (784-256-128-10, batch 64: a last batch of 8 rows), gradcheck.json's
+  // six layers with dropout, a first layer of 16 units, batch 32, and every-layer.json's eleven
+  // (the activations that keep z, label smoothing, balanced class weights, clipping by norm and
+  // by value: the two passes of the clipped update).
+  std::vector<Case> cases = {
+      {"default", "configs/default.json --epochs 3" + samples},
+      {"dropout", "configs/gradcheck.json --epochs 3"},
+      {"every-layer", "configs/every-layer.json --epochs 2 --set training.clip_grad_value=0.05"}};
   // --version says "bf16: oneDNN X.Y.Z", with the reason in parentheses where bf16 cannot run.
   const std::string version = run_nabla("--version").output;
   const size_t line = version.find("\nbf16: ");

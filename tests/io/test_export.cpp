@@ -31,9 +31,15 @@ const char* kConfig = R"({
                        {"type": "dense", "units": 3, "activation": "relu"},
                        {"type": "dense", "units": 3, "activation": "leaky_relu", "negative_slope": 0.25},
                        {"type": "dense", "units": 2, "activation": "linear"},
+                       {"type": "dense", "units": 3, "activation": "gelu"},
+                       {"type": "dense", "units": 3, "activation": "gelu_tanh"},
+                       {"type": "dense", "units": 3, "activation": "silu"},
+                       {"type": "dense", "units": 3, "activation": "elu", "alpha": 0.5},
+                       {"type": "dense", "units": 3, "activation": "softplus"},
                        {"type": "dense", "units": 4, "activation": "softmax"}]}
 })";
-const std::vector<std::string> kActivations = {"sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"};
+const std::vector<std::string> kActivations = {"sigmoid",   "tanh", "relu", "leaky_relu", "linear", "gelu",
+                                               "gelu_tanh", "silu", "elu",  "softplus",   "softmax"};
 
 // A checkpoint of that network with distinct parameters.
 io::Checkpoint checkpoint() {
@@ -228,8 +234,34 @@ TEST_CASE("the ONNX graph scales x, then a Gemm and an activation per dense laye
       "Gemm(layers.2.a, layers.3.weight, layers.3.bias) -> layers.3.z",
       "LeakyRelu(layers.3.z) -> layers.3.a",
       "Gemm(layers.3.a, layers.4.weight, layers.4.bias) -> layers.4.a",  // linear: no node
+      // gelu: ½·z·(1 + erf(z/√2)), Gelu being an operator only from opset 20
       "Gemm(layers.4.a, layers.5.weight, layers.5.bias) -> layers.5.z",
-      "Softmax(layers.5.z) -> probabilities",
+      "Mul(layers.5.z, const.sqrt_half) -> layers.5.a.1",
+      "Erf(layers.5.a.1) -> layers.5.a.2",
+      "Add(layers.5.a.2, const.one) -> layers.5.a.3",
+      "Mul(layers.5.z, layers.5.a.3) -> layers.5.a.4",
+      "Mul(layers.5.a.4, const.half) -> layers.5.a",
+      // gelu_tanh: ½·z·(1 + tanh(√(2/π)·(z + 0.044715·z³)))
+      "Gemm(layers.5.a, layers.6.weight, layers.6.bias) -> layers.6.z",
+      "Mul(layers.6.z, layers.6.z) -> layers.6.a.1",
+      "Mul(layers.6.a.1, layers.6.z) -> layers.6.a.2",
+      "Mul(layers.6.a.2, const.gelu_cubic) -> layers.6.a.3",
+      "Add(layers.6.z, layers.6.a.3) -> layers.6.a.4",
+      "Mul(layers.6.a.4, const.sqrt_2_over_pi) -> layers.6.a.5",
+      "Tanh(layers.6.a.5) -> layers.6.a.6",
+      "Add(layers.6.a.6, const.one) -> layers.6.a.7",
+      "Mul(layers.6.z, layers.6.a.7) -> layers.6.a.8",
+      "Mul(layers.6.a.8, const.half) -> layers.6.a",
+      // silu: z·sigmoid(z)
+      "Gemm(layers.6.a, layers.7.weight, layers.7.bias) -> layers.7.z",
+      "Sigmoid(layers.7.z) -> layers.7.a.1",
+      "Mul(layers.7.z, layers.7.a.1) -> layers.7.a",
+      "Gemm(layers.7.a, layers.8.weight, layers.8.bias) -> layers.8.z",
+      "Elu(layers.8.z) -> layers.8.a",
+      "Gemm(layers.8.a, layers.9.weight, layers.9.bias) -> layers.9.z",
+      "Softplus(layers.9.z) -> layers.9.a",
+      "Gemm(layers.9.a, layers.10.weight, layers.10.bias) -> layers.10.z",
+      "Softmax(layers.10.z) -> probabilities",
   };
   CHECK(node_lines(g) == expected);
 
@@ -242,11 +274,11 @@ TEST_CASE("the ONNX graph scales x, then a Gemm and an activation per dense laye
       CHECK(text(attrs[0].data, 1) == (op == "Gemm" ? "transB" : "axis"));
       CHECK(one(attrs[0].data, 3).varint == 1);
       CHECK(one(attrs[0].data, 20).varint == 2);
-    } else if (op == "LeakyRelu") {
+    } else if (op == "LeakyRelu" || op == "Elu") {
       REQUIRE(attrs.size() == 1);
       CHECK(text(attrs[0].data, 1) == "alpha");
       CHECK(one(attrs[0].data, 2).wire == 5);
-      CHECK(one(attrs[0].data, 2).varint == std::bit_cast<uint32_t>(0.25f));
+      CHECK(one(attrs[0].data, 2).varint == std::bit_cast<uint32_t>(op == "Elu" ? 0.5f : 0.25f));
       CHECK(one(attrs[0].data, 20).varint == 1);
     } else {
       CHECK(attrs.empty());
@@ -265,7 +297,7 @@ TEST_CASE("the ONNX initializers are the checkpoint's tensors, by name, shape an
   const std::string m = io::onnx_model(ck);
   const std::vector<Field> inits = all(one(m, 7).data, 5);
   const Network<float> net(ck.config.layers, 5, 4, ck.config.loss.type, 1);
-  REQUIRE(inits.size() == 1 + net.tensors().size());
+  REQUIRE(inits.size() == 1 + net.tensors().size() + 5);  // and the composed activations' 5 constants
   const float scale = 2.5f;
   CHECK(text(inits[0].data, 8) == "input_scale");
   CHECK(all(inits[0].data, 1).empty());  // a scalar: no dims
@@ -281,6 +313,17 @@ TEST_CASE("the ONNX initializers are the checkpoint's tensors, by name, shape an
     CHECK(dims == t.shape);
     CHECK(text(init, 9) == float_bytes(ck.params.data() + t.offset, t.size()));
   }
+  const std::pair<const char*, float> constants[] = {{"const.half", 0.5f},
+                                                     {"const.one", 1.0f},
+                                                     {"const.sqrt_half", 0.70710678f},  // 1/√2
+                                                     {"const.sqrt_2_over_pi", 0.79788456f},
+                                                     {"const.gelu_cubic", 0.044715f}};
+  for (size_t k = 0; k < 5; ++k) {
+    const std::string_view init = inits[1 + net.tensors().size() + k].data;
+    CHECK(text(init, 8) == constants[k].first);
+    CHECK(all(init, 1).empty());
+    CHECK(text(init, 9) == float_bytes(&constants[k].second, 1));
+  }
 }
 
 TEST_CASE("the npz archive holds one .npy per tensor, the input scale and the activations") {
@@ -288,7 +331,7 @@ TEST_CASE("the npz archive holds one .npy per tensor, the input scale and the ac
   const std::string zip = io::npz_archive(ck);
   const std::vector<Member> members = zip_members(zip);
   const Network<float> net(ck.config.layers, 5, 4, ck.config.loss.type, 1);
-  REQUIRE(members.size() == net.tensors().size() + 3);
+  REQUIRE(members.size() == net.tensors().size() + 4);
   for (size_t k = 0; k < net.tensors().size(); ++k) {
     const TensorInfo& t = net.tensors()[k];
     CAPTURE(t.name);
@@ -309,15 +352,19 @@ TEST_CASE("the npz archive holds one .npy per tensor, the input scale and the ac
 
   // activations: '<U10' ("leaky_relu" is the longest), each name in UTF-32LE, zero-padded.
   CHECK(members[n + 1].name == "activations.npy");
-  CHECK(npy_header(members[n + 1].bytes, data) == "{'descr': '<U10', 'fortran_order': False, 'shape': (6,), }");
+  CHECK(npy_header(members[n + 1].bytes, data) == "{'descr': '<U10', 'fortran_order': False, 'shape': (11,), }");
   REQUIRE(data.size() == kActivations.size() * 10 * 4);
   for (size_t l = 0; l < kActivations.size(); ++l)
     for (size_t c = 0; c < 10; ++c)
       CHECK(u32(data, (l * 10 + c) * 4) == (c < kActivations[l].size() ? uint32_t(kActivations[l][c]) : 0));
   CHECK(members[n + 2].name == "negative_slopes.npy");
-  CHECK(npy_header(members[n + 2].bytes, data) == "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }");
-  const float slopes[] = {0, 0, 0, 0.25f, 0, 0};
-  CHECK(data == float_bytes(slopes, 6));
+  CHECK(npy_header(members[n + 2].bytes, data) == "{'descr': '<f4', 'fortran_order': False, 'shape': (11,), }");
+  const float slopes[] = {0, 0, 0, 0.25f, 0, 0, 0, 0, 0, 0, 0};
+  CHECK(data == float_bytes(slopes, 11));
+  CHECK(members[n + 3].name == "elu_alphas.npy");
+  CHECK(npy_header(members[n + 3].bytes, data) == "{'descr': '<f4', 'fortran_order': False, 'shape': (11,), }");
+  const float alphas[] = {0, 0, 0, 0, 0, 0, 0, 0, 0.5f, 0, 0};
+  CHECK(data == float_bytes(alphas, 11));
   CHECK(io::npz_archive(ck) == zip);  // deterministic: fixed dates
 }
 
@@ -339,7 +386,8 @@ TEST_CASE("export_checkpoint writes the format asked for, and names an output it
     FAIL("wrote into a folder that does not exist");
   } catch (const Error& e) {
     // The output named first, then the temporary file write_atomically makes beside it.
-    CHECK(std::string(e.what()).find(bad + ": cannot create a file in its folder (" + folder + "/.model.onnx.tmp-") == 0);
+    CHECK(std::string(e.what()).find(bad + ": cannot create a file in its folder (" + folder + "/.model.onnx.tmp-") ==
+          0);
     CHECK(std::string(e.what()).find("No such file or directory") != std::string::npos);
   }
 }

@@ -5,8 +5,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "nn/activation.hpp"
 #include "layers.hpp"
+#include "nn/activation.hpp"
 #include "nn/network.hpp"
 #include "util/error.hpp"
 
@@ -22,11 +22,11 @@ TEST_CASE("the seed article's circuit f(x, y, z) = (x + y) * z through backprop"
   Network<double> net({dense(1, Activation::linear), dense(1, Activation::linear)}, 2, 1, LossKind::mse, 1);
   auto& p = net.params();
   const auto& t = net.tensors();
-  p[t[0].offset] = 1;      // layers.0.weight = [1 1]
+  p[t[0].offset] = 1;  // layers.0.weight = [1 1]
   p[t[0].offset + 1] = 1;
-  p[t[1].offset] = 0;      // layers.0.bias
-  p[t[2].offset] = -4;     // layers.1.weight = [z]
-  p[t[3].offset] = 0;      // layers.1.bias
+  p[t[1].offset] = 0;   // layers.0.bias
+  p[t[2].offset] = -4;  // layers.1.weight = [z]
+  p[t[3].offset] = 0;   // layers.1.bias
   const std::vector<double> xy = {-2, 5};
   const int32_t target = -13;  // f - 1
   const double* f = net.forward(xy.data(), 1);
@@ -35,12 +35,12 @@ TEST_CASE("the seed article's circuit f(x, y, z) = (x + y) * z through backprop"
   CHECK(r.loss == doctest::Approx(0.5));
   std::vector<double> grad_xy(2);
   net.backward(grad_xy.data());
-  CHECK(grad_xy[0] == -4);                   // df/dx
-  CHECK(grad_xy[1] == -4);                   // df/dy
-  CHECK(net.grads()[t[2].offset] == 3);      // df/dz
-  CHECK(net.grads()[t[3].offset] == 1);      // df/d(layer 1's bias)
-  CHECK(net.grads()[t[0].offset] == 8);      // df/dW0 = z * x = -4 * -2
-  CHECK(net.grads()[t[0].offset + 1] == -20);// z * y
+  CHECK(grad_xy[0] == -4);                     // df/dx
+  CHECK(grad_xy[1] == -4);                     // df/dy
+  CHECK(net.grads()[t[2].offset] == 3);        // df/dz
+  CHECK(net.grads()[t[3].offset] == 1);        // df/d(layer 1's bias)
+  CHECK(net.grads()[t[0].offset] == 8);        // df/dW0 = z * x = -4 * -2
+  CHECK(net.grads()[t[0].offset + 1] == -20);  // z * y
 }
 
 TEST_CASE("a tiny sigmoid network's forward values, worked out by hand") {
@@ -79,9 +79,9 @@ TEST_CASE("a batch is one matrix: the same rows give the same outputs as one at 
 }
 
 TEST_CASE("every activation's derivative agrees with a double-precision central difference") {
-  const Activation acts[] = {Activation::sigmoid, Activation::tanh,      Activation::relu, Activation::leaky_relu,
-                             Activation::linear,  Activation::gelu,      Activation::gelu_tanh,
-                             Activation::silu,    Activation::elu,       Activation::softplus};
+  const Activation acts[] = {Activation::sigmoid, Activation::tanh,    Activation::relu,      Activation::leaky_relu,
+                             Activation::linear,  Activation::gelu,    Activation::gelu_tanh, Activation::silu,
+                             Activation::elu,     Activation::softplus};
   const double h = 1e-6;
   for (Activation act : acts) {
     for (double z : {-3.0, -0.7, -0.1, 0.2, 0.9, 2.5}) {
@@ -152,7 +152,8 @@ TEST_CASE("a network of impossible sizes is a broken invariant (InternalError, i
                                                   test_layers::dense(0, nabla::Activation::softmax)};
   CHECK_THROWS_AS(Network<float>(layers, 0, 10, nabla::LossKind::cross_entropy, 8), nabla::InternalError);
   CHECK_THROWS_AS(Network<float>(layers, 784, 10, nabla::LossKind::cross_entropy, 0), nabla::InternalError);
-  CHECK_THROWS_AS(Network<float>(layers, int64_t(1) << 31, 10, nabla::LossKind::cross_entropy, 8), nabla::InternalError);
+  CHECK_THROWS_AS(Network<float>(layers, int64_t(1) << 31, 10, nabla::LossKind::cross_entropy, 8),
+                  nabla::InternalError);
   CHECK_THROWS_AS(Network<float>({}, 784, 10, nabla::LossKind::cross_entropy, 8), nabla::InternalError);
   // An InternalError is no nabla::Error: no handler of bad input catches it.
   CHECK_FALSE(std::is_base_of_v<nabla::Error, nabla::InternalError>);

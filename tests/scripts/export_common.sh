@@ -2,7 +2,8 @@
 # answers for it.
 #   check_args "$@"          NABLA_BINARY SOURCE_DIR WORK_DIR -> $nabla, $src, $work
 #   export_and_predict NAME FORMAT
-#       trains configs/gradcheck.json for one epoch (every activation, and a dropout) into
+#       trains configs/every-layer.json for one epoch (every activation, a dropout, label smoothing,
+#       balanced class weights, clipping by norm) into
 #       $work/NAME-run, exports it as FORMAT to $work/model.FORMAT, and writes nabla eval's answer
 #       on the 500 sample test images ($images, $labels) to $work/NAME-eval.json and nabla
 #       predict's to $work/NAME-predict.jsonl. Run from the source folder.
@@ -23,7 +24,7 @@ export_and_predict() {
   local name=$1 format=$2
   cd "$src" || fail "no source folder"
   rm -rf "$work/$name-run"
-  "$nabla" train configs/gradcheck.json --epochs 1 --quiet --out "$work/$name-run" || fail "training"
+  "$nabla" train configs/every-layer.json --epochs 1 --quiet --out "$work/$name-run" || fail "training"
   ckpt=$work/$name-run/checkpoints/best.safetensors
   "$nabla" export "$ckpt" --format "$format" --output "$work/model.$format" || fail "export"
   "$nabla" eval "$ckpt" --images "$images" --labels "$labels" --json >"$work/$name-eval.json" || fail "nabla eval"

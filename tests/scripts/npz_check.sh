@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The npz export in numpy: trains configs/gradcheck.json for one epoch (every activation, and a
+# The npz export in numpy: trains configs/every-layer.json for one epoch (every activation, and a
 # dropout), exports it with `nabla export --format npz`, and runs npz_check.py's numpy forward pass
 # on the 500 sample test images, which must classify them as `nabla eval` counts (accuracy and
 # confusion matrix) and as `nabla predict --json` says, sample by sample, with probabilities within

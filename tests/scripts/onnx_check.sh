@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ONNX export in onnxruntime: trains configs/gradcheck.json for one epoch (every activation, and a
+# The ONNX export in onnxruntime: trains configs/every-layer.json for one epoch (every activation, and a
 # dropout), exports it with `nabla export --format onnx`, and runs it in onnxruntime's CPU engine
 # (onnx_check.mjs) on the 500 sample test images, which it must classify as `nabla eval`
 # counts (accuracy and confusion matrix) and as `nabla predict --json` says, sample by sample, with
