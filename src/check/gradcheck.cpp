@@ -59,7 +59,7 @@ Gradients backprop(Network<double>& net, const std::vector<double>& x, const std
   for (int rep = 0; rep < 5; ++rep) {
     Rng dropout = masks ? *masks : Rng();
     const auto t0 = Clock::now();
-    net.forward(x.data(), rows, masks ? &dropout : nullptr);
+    net.forward(x.data(), rows, &dropout);  // training mode: the gradient that training follows
     g.loss = net.loss(labels.data(), true).loss;
     net.backward(g.input.data());
     times.push_back(seconds_since(t0));
@@ -94,10 +94,11 @@ class FiniteDifferences {
     report_.floor = opt_.floor >= 0 ? opt_.floor : noise / opt_.tolerance;
   }
 
-  // The loss of the batch, with the same dropout masks every time.
+  // The loss of the batch in training mode (batch_norm's statistics from the batch), with the same
+  // dropout masks every time.
   double cost() {
     Rng dropout = masks_ ? *masks_ : Rng();
-    net_.forward(x_.data(), rows_, masks_ ? &dropout : nullptr);
+    net_.forward(x_.data(), rows_, &dropout);
     return net_.loss(labels_.data(), false).loss;
   }
 
@@ -192,8 +193,9 @@ GradcheckReport gradcheck(Network<double>& net, const std::vector<double>& x_in,
   FiniteDifferences fd(net, x, labels, opt, masks, report);
   Rng rng = Rng::stream(opt.seed, Stream::gradcheck_entries);
   for (const TensorInfo& ti : net.tensors())
-    report.tensors.push_back(fd.check(ti.name, net.params().data() + ti.offset, analytic.params.data() + ti.offset,
-                                      ti.shape, ti.size(), rng));
+    if (ti.trained)  // not batch_norm's running statistics, which no gradient moves
+      report.tensors.push_back(fd.check(ti.name, net.params().data() + ti.offset, analytic.params.data() + ti.offset,
+                                        ti.shape, ti.size(), rng));
   if (opt.check_input)
     report.tensors.push_back(
         fd.check("input", x.data(), analytic.input.data(), {int64_t(labels.size()), net.inputs()}, x.size(), rng));

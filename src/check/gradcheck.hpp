@@ -18,9 +18,12 @@
 // central differences are good to ~1e-10 relative for gradients above s, so 1e-6 leaves four
 // orders of margin while a single wrong term in a gradient shows up as an error of order 1).
 //
-// Dropout: with a `masks` generator the network runs in training mode and every forward pass starts
-// from a copy of it, so C(θ ± ε) and backprop all see the same dropout masks and the gradient of
-// the dropped-out network is checked exactly; without one, dropout is off.
+// The network runs in training mode, whose gradient training follows: batch_norm normalises by the
+// batch's statistics (so each sample's loss depends on every sample of the batch, and the input
+// gradient checks that coupling), and dropout drops. Every forward pass starts from a copy of the
+// `masks` generator (a fixed default one without it), so C(θ ± ε) and backprop all see the same
+// dropout masks and the gradient of the dropped-out network is checked exactly. batch_norm's
+// running statistics are no parameters of the loss: they are left out (and left unchanged).
 //
 // Kinks: where relu or leaky_relu units change sides between θ − ε and θ + ε, the loss is not
 // differentiable inside the interval and the finite difference is meaningless; such entries are

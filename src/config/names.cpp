@@ -54,6 +54,7 @@ std::string joined(const std::vector<std::string>& words) {
 const char* to_string(Activation v) { return config::name_of(config::kActivations, v); }
 const char* to_string(Init v) { return config::name_of(config::kInits, v); }
 const char* to_string(LayerType v) { return config::name_of(config::kLayerTypes, v); }
+const char* to_string(Norm v) { return config::name_of(config::kNorms, v); }
 const char* to_string(LossKind v) { return config::name_of(config::kLosses, v); }
 const char* to_string(OptimizerKind v) { return config::name_of(config::kOptimizers, v); }
 const char* to_string(ScheduleKind v) { return config::name_of(config::kSchedules, v); }

@@ -32,6 +32,8 @@ inline constexpr Name<Init> kInits[] = {{Init::glorot_uniform, "glorot_uniform"}
                                         {Init::glorot_uniform, "xavier"},
                                         {Init::glorot_uniform, "xavier_uniform"},
                                         {Init::glorot_normal, "xavier_normal"}};
+inline constexpr Name<Norm> kNorms[] = {
+    {Norm::none, "none"}, {Norm::batch_norm, "batch_norm"}, {Norm::layer_norm, "layer_norm"}};
 inline constexpr Name<LayerType> kLayerTypes[] = {{LayerType::dense, "dense"}, {LayerType::dropout, "dropout"}};
 inline constexpr Name<LossKind> kLosses[] = {{LossKind::cross_entropy, "cross_entropy"},
                                              {LossKind::binary_cross_entropy, "binary_cross_entropy"},

@@ -55,7 +55,7 @@ constexpr Range kScale{1e-30, false, 1e30, false, "a number in [1e-30, 1e30] (th
 
 // --- variants: keys that pick one (a layer's type, optimizer.type) decide which other keys apply
 
-enum class Selector { none, format, layer_type, activation, loss, optimizer, schedule };
+enum class Selector { none, format, layer_type, activation, norm, loss, optimizer, schedule };
 
 template <class E>
 constexpr Selector selector_of() {
@@ -65,6 +65,8 @@ constexpr Selector selector_of() {
     return Selector::layer_type;
   else if constexpr (std::is_same_v<E, Activation>)
     return Selector::activation;
+  else if constexpr (std::is_same_v<E, Norm>)
+    return Selector::norm;
   else if constexpr (std::is_same_v<E, LossKind>)
     return Selector::loss;
   else if constexpr (std::is_same_v<E, OptimizerKind>)
@@ -84,7 +86,7 @@ struct Variant {
   bool given = false;
   std::string at;  // the JSON path of the key that chose it, when given: "optimizer.type"
 };
-using Variants = std::array<Variant, 7>;  // by Selector
+using Variants = std::array<Variant, 8>;  // by Selector
 
 inline Variant& chosen(Variants& v, Selector s) { return v[static_cast<size_t>(s)]; }
 inline const Variant& chosen(const Variants& v, Selector s) { return v[static_cast<size_t>(s)]; }

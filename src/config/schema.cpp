@@ -101,6 +101,8 @@ const Only kDense = only({LayerType::dense}, "dense layers");
 const Only kDropout = only({LayerType::dropout}, "dropout layers");
 const Only kLeakyRelu = only({Activation::leaky_relu}, "leaky_relu");
 const Only kElu = only({Activation::elu}, "elu");
+const Only kBatchNorm = only({Norm::batch_norm}, "batch_norm");
+const Only kNormed = only({Norm::batch_norm, Norm::layer_norm}, "batch_norm and layer_norm");
 const Only kCrossEntropy = only({LossKind::cross_entropy}, "cross_entropy");
 const Only kSgd = only({OptimizerKind::sgd}, "sgd");
 const Only kAdam = only({OptimizerKind::adam, OptimizerKind::adamw}, "adam and adamw");
@@ -141,6 +143,13 @@ const Section<LayerConfig> kLayer = {{
     {"init", computed_default(choice(&LayerConfig::init, kInits)), {kDense}},  // by the activation: finish_layer
     {"negative_slope", number(&LayerConfig::negative_slope, kFraction), {kDense, kLeakyRelu}},
     {"alpha", number(&LayerConfig::alpha, kPositive), {kDense, kElu}},
+    {"norm",
+     variant(&LayerConfig::norm, kNorms, "this layer's norm"),
+     {kDense},
+     0,
+     [](const LayerConfig& l) { return l.norm != Norm::none; }},
+    {"norm_momentum", number(&LayerConfig::norm_momentum, kDecay), {kDense, kBatchNorm}},
+    {"norm_epsilon", number(&LayerConfig::norm_epsilon, kPositive), {kDense, kNormed}},
     {"rate", number(&LayerConfig::rate, kFraction), {kDropout}, kRequired},
 }};
 

@@ -15,6 +15,7 @@ namespace nabla {
 enum class Activation { sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, gelu_tanh, silu, elu, softplus };
 enum class Init { glorot_uniform, glorot_normal, he, gaussian };
 enum class LayerType { dense, dropout };
+enum class Norm { none, batch_norm, layer_norm };
 enum class LossKind { cross_entropy, binary_cross_entropy, mse };
 enum class OptimizerKind { sgd, adam, adamw };
 enum class ScheduleKind { constant, step, exponential, cosine };
@@ -23,6 +24,7 @@ enum class DataFormat { idx, csv };
 const char* to_string(Activation);
 const char* to_string(Init);
 const char* to_string(LayerType);
+const char* to_string(Norm);
 const char* to_string(LossKind);
 const char* to_string(OptimizerKind);
 const char* to_string(ScheduleKind);
@@ -36,6 +38,11 @@ struct LayerConfig {
   Init init = Init::glorot_uniform;
   double negative_slope = 0.01;  // leaky_relu's slope for z < 0
   double alpha = 1.0;            // elu's α: a = α(eᶻ − 1) for z < 0
+  // Normalisation of z before the activation: a = σ(γ·ẑ + β), ẑ = (z − μ)/√(σ² + ε), μ and σ² over
+  // the batch per unit (batch_norm) or over the units per sample (layer_norm).
+  Norm norm = Norm::none;
+  double norm_momentum = 0.1;  // batch_norm: running = (1 − m)·running + m·batch statistic
+  double norm_epsilon = 1e-5;  // ε
   // dropout
   double rate = 0.0;  // probability of dropping a unit, in [0, 1)
 

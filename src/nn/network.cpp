@@ -46,12 +46,24 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     d.slope = lc.activation == Activation::elu ? lc.alpha : lc.negative_slope;
     d.init = lc.init;
     const std::string prefix = "layers." + std::to_string(dense_.size());
-    d.w_offset = offset;
-    tensors_.push_back({prefix + ".weight", offset, {d.out, d.in}});
-    offset += size_t(d.out * d.in);
-    d.b_offset = offset;
-    tensors_.push_back({prefix + ".bias", offset, {d.out}});
-    offset += size_t(d.out);
+    d.norm = lc.norm;
+    d.norm_epsilon = lc.norm_epsilon;
+    d.norm_momentum = lc.norm_momentum;
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, bool trained = true) {
+      tensors_.push_back({prefix + name, offset, shape, trained});
+      offset += tensors_.back().size();
+      return tensors_.back().offset;
+    };
+    d.w_offset = add(".weight", {d.out, d.in});
+    d.b_offset = add(".bias", {d.out});
+    if (d.norm != Norm::none) {
+      d.gamma_offset = add(".norm.weight", {d.out});
+      d.beta_offset = add(".norm.bias", {d.out});
+    }
+    if (d.norm == Norm::batch_norm) {
+      d.mean_offset = add(".norm.running_mean", {d.out}, false);
+      d.var_offset = add(".norm.running_var", {d.out}, false);
+    }
     dense_.push_back(d);
     in = d.out;
   }
@@ -69,6 +81,11 @@ Network<T>::Network(const std::vector<LayerConfig>& layers, int64_t inputs, int6
     drop_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
     mask_.emplace_back(d.dropout > 0 ? rows * size_t(d.out) : 0);
     delta_.emplace_back(rows * size_t(d.out));
+    const bool normed = d.norm != Norm::none;
+    xhat_.emplace_back(normed ? rows * size_t(d.out) : 0);
+    dy_.emplace_back(normed ? rows * size_t(d.out) : 0);
+    // batch_norm: 1/√(σ² + ε) per unit, then two scratch rows of column sums; layer_norm: per row.
+    inv_std_.emplace_back(d.norm == Norm::batch_norm ? 3 * size_t(d.out) : normed ? rows : 0);
   }
   if (input_dropout_ > 0) {
     x_drop_.resize(rows * size_t(inputs));
@@ -81,6 +98,14 @@ void Network<T>::initialize(Rng& rng) {
   for (const Dense& d : dense_) {
     T* w = params_.data() + d.w_offset;
     T* b = params_.data() + d.b_offset;
+    if (d.norm != Norm::none) {  // γ = 1, β = 0; running mean 0, variance 1
+      std::fill_n(params_.data() + d.gamma_offset, d.out, T(1));
+      std::fill_n(params_.data() + d.beta_offset, d.out, T(0));
+    }
+    if (d.norm == Norm::batch_norm) {
+      std::fill_n(params_.data() + d.mean_offset, d.out, T(0));
+      std::fill_n(params_.data() + d.var_offset, d.out, T(1));
+    }
     const size_t n = size_t(d.out * d.in);
     const double fan_in = double(d.in), fan_out = double(d.out);
     switch (d.init) {
@@ -185,14 +210,21 @@ const T* Network<T>::input_of(size_t l) const {
 // --- One batch shared by threads -------------------------------------------------------------------
 
 template <class T>
-void Network<T>::begin_batch(const T* x, int64_t rows, bool training) {
+void Network<T>::begin_batch(const T* x, int64_t rows, bool training, bool running) {
   if (rows <= 0 || rows > max_batch_)
     throw std::invalid_argument("Network: a batch of " + std::to_string(rows) + " rows, the workspaces hold 1 to " +
                                 std::to_string(max_batch_));
   x_ = x;
   rows_ = rows;
   training_ = training;
+  running_ = training && running;
   bf16_batch_ = bf16_ && training;
+}
+
+template <class T>
+size_t Network<T>::next_batch_statistics(size_t from) const {
+  while (from < dense_.size() && !batch_statistics(from)) ++from;
+  return from;
 }
 
 template <class T>
@@ -206,51 +238,127 @@ void Network<T>::input_rows(int64_t r0, int64_t r1, Rng* dropout_rng) {
 }
 
 template <class T>
-void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
-  const Dense& d = dense_[0];
-  const int64_t units = u1 - u0;
-  T* a = a_[0].data() + u0;  // the block of columns [u0, u1), leading dimension out
-  // z[:, u0:u1] (rows x units) = x (rows x in) · W[u0:u1, :]ᵀ
-  const T* b = params_.data() + d.b_offset + u0;
-  if (z_[0].empty()) {
-    product(false, true, int(rows_), int(units), int(d.in), input(0), weights(0).rows(u0), a, int(d.out));
-    bias_activate(d.act, d.slope, a, b, rows_, units, d.out);
-  } else {  // z kept for σ′
-    T* z = z_[0].data() + u0;
-    product(false, true, int(rows_), int(units), int(d.in), input(0), weights(0).rows(u0), z, int(d.out));
-    bias_activate_into(d.act, d.slope, z, b, a, rows_, units, d.out);
-  }
-  if (training_ && d.dropout > 0)
-    for (int64_t i = 0; i < rows_; ++i) {
-      const size_t at = size_t(i * d.out + u0);
-      dropout_forward(a_[0].data() + at, drop_[0].data() + at, mask_[0].data() + at, size_t(units), d.dropout,
-                      *dropout_rng);
+T* Network<T>::gemm_out(size_t l) {
+  if (dense_[l].norm != Norm::none) return xhat_[l].data();
+  return z_[l].empty() ? a_[l].data() : z_[l].data();
+}
+
+namespace {
+
+// Mean and 1/√(σ² + ε) of n values, two passes in double: the values at v[0], v[stride], ...
+template <class T>
+std::pair<double, double> moments(const T* v, int64_t n, int64_t stride, double eps, double* variance = nullptr) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += double(v[i * stride]);
+  const double mean = sum / double(n);
+  double squares = 0;
+  for (int64_t i = 0; i < n; ++i) squares += (double(v[i * stride]) - mean) * (double(v[i * stride]) - mean);
+  const double var = squares / double(n);
+  if (variance) *variance = var;
+  return {mean, 1.0 / std::sqrt(var + eps)};
+}
+
+}  // namespace
+
+template <class T>
+void Network<T>::finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Rng* dropout_rng) {
+  const Dense& d = dense_[l];
+  const int64_t out = d.out, rows = r1 - r0, cols = c1 - c0;
+  const size_t at = size_t(r0 * out + c0);
+  T* a = a_[l].data() + at;
+  T* z = z_[l].empty() ? nullptr : z_[l].data() + at;  // z (or y) kept for σ′ or the loss
+  const T* shift = params_.data() + d.b_offset + c0;   // what σ's pass adds: b, or β after a norm
+  if (d.norm != Norm::none) {
+    // ẑ = (z + b − μ)/√(σ² + ε) into xhat_, and γ·ẑ where the activation's pass reads it.
+    T* xhat = xhat_[l].data();
+    T* y = z ? z_[l].data() : a_[l].data();
+    const T* b = params_.data() + d.b_offset;
+    const T* gamma = params_.data() + d.gamma_offset;
+    T* inv_std = inv_std_[l].data();
+    auto normalize = [&](int64_t i, int64_t j, double mean, double inv) {
+      const size_t k = size_t(i * out + j);
+      xhat[k] = T((double(xhat[k]) - mean) * inv);
+      y[k] = gamma[j] * xhat[k];
+    };
+    for (int64_t i = r0; i < r1; ++i)
+      for (int64_t j = c0; j < c1; ++j) xhat[size_t(i * out + j)] += b[j];
+    if (d.norm == Norm::layer_norm) {  // per row, over all its units
+      require(c0 == 0 && c1 == out, "Network: a layer_norm normalises whole rows");
+      for (int64_t i = r0; i < r1; ++i) {
+        const auto [mean, inv] = moments(xhat + i * out, out, 1, d.norm_epsilon);
+        inv_std[i] = T(inv);
+        for (int64_t j = 0; j < out; ++j) normalize(i, j, mean, inv);
+      }
+    } else if (batch_statistics(l)) {  // per unit, over all the batch's rows
+      require(r0 == 0 && r1 == rows_, "Network: batch statistics are over the whole batch");
+      T* running_mean = params_.data() + d.mean_offset;
+      T* running_var = params_.data() + d.var_offset;
+      const double m = d.norm_momentum;
+      for (int64_t j = c0; j < c1; ++j) {
+        double var = 0;
+        const auto [mean, inv] = moments(xhat + j, rows_, out, d.norm_epsilon, &var);
+        inv_std[j] = T(inv);
+        for (int64_t i = 0; i < rows_; ++i) normalize(i, j, mean, inv);
+        if (!running_) continue;
+        running_mean[j] = T((1 - m) * double(running_mean[j]) + m * mean);
+        if (rows_ > 1)  // the unbiased variance, as PyTorch keeps
+          running_var[j] = T((1 - m) * double(running_var[j]) + m * var * double(rows_) / double(rows_ - 1));
+      }
+    } else {  // batch_norm in evaluation: the running estimates
+      const T* running_mean = params_.data() + d.mean_offset;
+      const T* running_var = params_.data() + d.var_offset;
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = c0; j < c1; ++j)
+          normalize(i, j, double(running_mean[j]), 1.0 / std::sqrt(double(running_var[j]) + d.norm_epsilon));
     }
-  round_input(1, 0, rows_, u0, u1);
+    shift = params_.data() + d.beta_offset + c0;
+  }
+  if (z)
+    bias_activate_into(d.act, d.slope, z, shift, a, rows, cols, out);  // z += shift, a = σ(z)
+  else
+    bias_activate(d.act, d.slope, a, shift, rows, cols, out);  // a = σ(z + shift), in place
+  if (training_ && d.dropout > 0) {
+    if (cols == out)
+      dropout_forward(a, drop_[l].data() + at, mask_[l].data() + at, size_t(rows * out), d.dropout, *dropout_rng);
+    else
+      for (int64_t i = r0; i < r1; ++i) {
+        const size_t row = size_t(i * out + c0);
+        dropout_forward(a_[l].data() + row, drop_[l].data() + row, mask_[l].data() + row, size_t(cols), d.dropout,
+                        *dropout_rng);
+      }
+  }
+  if (l + 1 < dense_.size()) round_input(l + 1, r0, r1, c0, c1);
 }
 
 template <class T>
-void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from) {
+void Network<T>::forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng) {
+  const Dense& d = dense_[0];
+  // z[:, u0:u1] (rows x units) = x (rows x in) · W[u0:u1, :]ᵀ, the block of columns [u0, u1)
+  product(false, true, int(rows_), int(u1 - u0), int(d.in), input(0), weights(0).rows(u0), gemm_out(0) + u0,
+          int(d.out));
+  finish(0, 0, rows_, u0, u1, dropout_rng);
+}
+
+template <class T>
+void Network<T>::finish_units(size_t l, int64_t u0, int64_t u1, Rng* dropout_rng) {
+  finish(l, 0, rows_, u0, u1, dropout_rng);
+}
+
+template <class T>
+void Network<T>::forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from, size_t to) {
   const int64_t rows = r1 - r0;
   if (from == 0) input_rows(r0, r1, dropout_rng);
-  const size_t last = dense_.size() - 1;
-  for (size_t l = from; l < dense_.size(); ++l) {
+  to = std::min(to, dense_.size());
+  for (size_t l = from; l < to; ++l) {
     const Dense& d = dense_[l];
-    const T* b = params_.data() + d.b_offset;
-    T* a = a_[l].data() + r0 * d.out;
-    T* z = z_[l].empty() ? a : z_[l].data() + r0 * d.out;  // z kept for the loss or σ′, or overwritten
     // z (rows x out) = a_prev (rows x in) · Wᵀ (in x out)
-    product(false, true, int(rows), int(d.out), int(d.in), input(l).rows(r0), weights(l), z, int(d.out));
-    if (z != a)
-      bias_activate_into(d.act, d.slope, z, b, a, rows, d.out);  // z += b, a = σ(z)
-    else
-      bias_activate(d.act, d.slope, a, b, rows, d.out);  // a = σ(z + b), in place
-    if (training_ && d.dropout > 0) {
-      const size_t first = size_t(r0 * d.out);
-      dropout_forward(a, drop_[l].data() + first, mask_[l].data() + first, size_t(rows * d.out), d.dropout,
-                      *dropout_rng);
+    product(false, true, int(rows), int(d.out), int(d.in), input(l).rows(r0), weights(l), gemm_out(l) + r0 * d.out,
+            int(d.out));
+    if (batch_statistics(l)) {  // the rest once every row's z is there: finish_units
+      require(l + 1 == to, "Network: a layer with batch statistics ends a range of forward_rows");
+      return;
     }
-    if (l < last) round_input(l + 1, r0, r1, 0, d.out);
+    finish(l, r0, r1, 0, d.out, dropout_rng);
   }
 }
 
@@ -264,13 +372,80 @@ LossResult Network<T>::loss_rows(const int32_t* labels, int64_t r0, int64_t r1, 
 }
 
 template <class T>
-bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
+void Network<T>::norm_backward_rows(size_t l, int64_t r0, int64_t r1) {
+  const Dense& d = dense_[l];
+  const int64_t out = d.out;
+  T* delta = delta_[l].data();
+  T* dy = dy_[l].data();
+  const T* xhat = xhat_[l].data();
+  const T* gamma = params_.data() + d.gamma_offset;
+  std::copy(delta + r0 * out, delta + r1 * out, dy + r0 * out);  // δʸ, for ∂C/∂γ and ∂C/∂β
+  if (d.norm == Norm::layer_norm) {
+    // δ = (1/√(σ² + ε))·(g − mean(g) − ẑ·mean(g ⊙ ẑ)), g = γ ⊙ δʸ, the means over the row's units
+    for (int64_t i = r0; i < r1; ++i) {
+      const size_t row = size_t(i * out);
+      double mean_g = 0, mean_gx = 0;
+      for (int64_t j = 0; j < out; ++j) {
+        const double g = double(gamma[j]) * double(dy[row + j]);
+        mean_g += g;
+        mean_gx += g * double(xhat[row + j]);
+      }
+      mean_g /= double(out);
+      mean_gx /= double(out);
+      const double inv = double(inv_std_[l][size_t(i)]);
+      for (int64_t j = 0; j < out; ++j)
+        delta[row + j] = T(inv * (double(gamma[j]) * double(dy[row + j]) - mean_g - double(xhat[row + j]) * mean_gx));
+    }
+  } else {  // batch_norm in evaluation, an affine map: δ = γ/√(running σ² + ε) ⊙ δʸ
+    const T* running_var = params_.data() + d.var_offset;
+    for (int64_t i = r0; i < r1; ++i)
+      for (int64_t j = 0; j < out; ++j)
+        delta[size_t(i * out + j)] =
+            T(double(gamma[j]) * double(dy[size_t(i * out + j)]) / std::sqrt(double(running_var[j]) + d.norm_epsilon));
+  }
+}
+
+template <class T>
+void Network<T>::norm_backward_units(size_t l, int64_t u0, int64_t u1) {
+  const Dense& d = dense_[l];
+  const int64_t out = d.out;
+  T* delta = delta_[l].data();
+  T* dy = dy_[l].data();
+  const T* xhat = xhat_[l].data();
+  const T* gamma = params_.data() + d.gamma_offset;
+  const T* inv_std = inv_std_[l].data();
+  // Σᵢ δʸ and Σᵢ δʸ ⊙ ẑ per unit, in the two scratch rows after inv_std (this block's columns only)
+  T* sum_dy = inv_std_[l].data() + out;
+  T* sum_dyx = sum_dy + out;
+  std::fill(sum_dy + u0, sum_dy + u1, T(0));
+  std::fill(sum_dyx + u0, sum_dyx + u1, T(0));
+  for (int64_t i = 0; i < rows_; ++i)
+    for (int64_t j = u0; j < u1; ++j) {
+      const size_t k = size_t(i * out + j);
+      dy[k] = delta[k];
+      sum_dy[j] += dy[k];
+      sum_dyx[j] += dy[k] * xhat[k];
+    }
+  // δ = γ/√(σ² + ε) ⊙ (δʸ − mean(δʸ) − ẑ ⊙ mean(δʸ ⊙ ẑ)), the means over the batch
+  const T inv_b = T(1) / T(rows_);
+  for (int64_t i = 0; i < rows_; ++i)
+    for (int64_t j = u0; j < u1; ++j) {
+      const size_t k = size_t(i * out + j);
+      delta[k] = gamma[j] * inv_std[j] * (dy[k] - sum_dy[j] * inv_b - xhat[k] * sum_dyx[j] * inv_b);
+    }
+}
+
+template <class T>
+size_t Network<T>::delta_rows(int64_t r0, int64_t r1, bool& bounded, size_t from, bool resumed) {
   const int rows = int(r1 - r0);
   const T limit = std::numeric_limits<T>::max() / 4;  // the threads' shares add up and stay finite
-  bool bounded = true;
-  for (size_t l = dense_.size(); l-- > 0;) {
+  for (size_t l = std::min(from, dense_.size() - 1);; --l) {
     const Dense& d = dense_[l];
     const int in = int(d.in), out = int(d.out);
+    if (d.norm != Norm::none && !(resumed && l == from)) {  // δˡ holds δʸ so far
+      if (batch_statistics(l)) return l;                    // norm_backward_units, for all rows
+      norm_backward_rows(l, r0, r1);
+    }
     const T* own = delta_[l].data() + r0 * out;  // δˡ of these rows
     const T delta_max = T(rows_) * max_abs(own, size_t(rows) * size_t(out));
     bounded =
@@ -290,11 +465,11 @@ bool Network<T>::delta_rows(int64_t r0, int64_t r1) {
     const T* z = z_[l - 1].empty() ? nullptr : z_[l - 1].data() + r0 * in;
     mul_derivative(prev.act, prev.slope, below, a_[l - 1].data() + r0 * in, z, rows, prev.out);
   }
-  return bounded;
+  return kDone;
 }
 
 template <class T>
-void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const {
+void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b, T* grad_norm) const {
   const Dense& d = dense_[l];
   const int rows = int(rows_), in = int(d.in), out = int(d.out), units = int(u1 - u0);
   // BP4: ∂C/∂W[u0:u1, :] = δ[:, u0:u1]ᵀ · a_prev
@@ -306,6 +481,19 @@ void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T*
     const T* row = block + size_t(i) * size_t(out);
     for (int j = 0; j < units; ++j) grad_b[j] += row[j];
   }
+  if (d.norm == Norm::none || !grad_norm) return;
+  // ∂C/∂γ = Σᵢ δʸ ⊙ ẑ and ∂C/∂β = Σᵢ δʸ, for units [u0, u1)
+  T* grad_gamma = grad_norm;
+  T* grad_beta = grad_norm + units;
+  std::fill(grad_norm, grad_norm + 2 * units, T(0));
+  for (int i = 0; i < rows; ++i) {
+    const T* dy = dy_[l].data() + size_t(i) * size_t(out) + u0;
+    const T* xhat = xhat_[l].data() + size_t(i) * size_t(out) + u0;
+    for (int j = 0; j < units; ++j) {
+      grad_gamma[j] += dy[j] * xhat[j];
+      grad_beta[j] += dy[j];
+    }
+  }
 }
 
 // --- The whole batch ---------------------------------------------------------------------------------
@@ -313,7 +501,12 @@ void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T*
 template <class T>
 const T* Network<T>::forward(const T* x, int64_t rows, Rng* dropout_rng) {
   begin_batch(x, rows, dropout_rng != nullptr);
-  forward_rows(0, rows, dropout_rng);
+  for (size_t from = 0; from < dense_.size();) {
+    const size_t to = next_batch_statistics(from);
+    forward_rows(0, rows, dropout_rng, from, to + 1);
+    if (to < dense_.size()) finish_units(to, 0, dense_[to].out, dropout_rng);
+    from = to + 1;
+  }
   return a_.back().data();
 }
 
@@ -327,9 +520,14 @@ LossResult Network<T>::loss(const int32_t* labels, bool want_delta, bool plain) 
 
 template <class T>
 void Network<T>::backward(T* grad_x) {
-  delta_rows(0, rows_);
-  for (size_t l = 0; l < dense_.size(); ++l)
-    weight_gradient(l, 0, dense_[l].out, grads_.data() + dense_[l].w_offset, grads_.data() + dense_[l].b_offset);
+  bool bounded = true;
+  for (size_t l = delta_rows(0, rows_, bounded); l != kDone; l = delta_rows(0, rows_, bounded, l, true))
+    norm_backward_units(l, 0, dense_[l].out);
+  for (size_t l = 0; l < dense_.size(); ++l) {
+    const Dense& d = dense_[l];
+    weight_gradient(l, 0, d.out, grads_.data() + d.w_offset, grads_.data() + d.b_offset,
+                    d.norm != Norm::none ? grads_.data() + d.gamma_offset : nullptr);
+  }
   if (!grad_x) return;
   // ∂C/∂x (rows x inputs) = δ⁰ · W⁰, through the input dropout's mask when there was one
   const Dense& d = dense_[0];

@@ -15,6 +15,22 @@
 // The book (Nielsen, ch. 2) writes one sample a column, so its wᵀδ becomes δ·W here and its δ aᵀ
 // becomes δᵀ·a. Layers are counted from 0 here, and the input is "layer −1".
 //
+// Normalisation (LayerConfig::norm) sits between a dense layer's linear part and its activation:
+//   ẑ = (z − μ) / √(σ² + ε),   y = γ ⊙ ẑ + β,   a = σ(y)
+// with μ and σ² (biased) per unit over the batch's rows (batch_norm, in training; in evaluation the
+// running estimates) or per row over the layer's units (layer_norm). Backward, from δʸ = ∂C/∂y
+// (what BP2 or BP1 gives through σ′(y)):
+//   ∂C/∂γ = Σᵢ δʸ ⊙ ẑ,   ∂C/∂β = Σᵢ δʸ   (column sums over the batch, as BP3)
+//   δ = (γ/√(σ² + ε)) ⊙ (δʸ − mean(δʸ) − ẑ ⊙ mean(δʸ ⊙ ẑ))
+// the means over the batch (batch_norm: every sample's δ depends on the whole batch) or over the
+// units (layer_norm); δ = ∂C/∂z then feeds BP2, BP3 and BP4 as for any dense layer. batch_norm in
+// evaluation is an affine map per unit: δ = (γ/√(running σ² + ε)) ⊙ δʸ. γ and β are parameters
+// (layers.{i}.norm.weight and .bias, initialised to 1 and 0); batch_norm's running mean and variance
+// (layers.{i}.norm.running_mean, .running_var; 0 and 1 at first) live in params() too, so that
+// checkpoints, exports and resumes carry them, but no gradient or update touches them: the threaded
+// step updates them from each training batch, as PyTorch does (momentum m, the unbiased variance):
+// running = (1 − m)·running + m·statistic.
+//
 // Dropout after a dense layer multiplies its activations by a mask of 0 and 1/(1 − p) (inverted
 // dropout) while training; in evaluation it does nothing. A dropout before the first dense layer
 // drops inputs.
@@ -44,9 +60,10 @@ namespace nabla {
 
 // A named view of one parameter tensor, as it appears in checkpoints and gradient-check reports.
 struct TensorInfo {
-  std::string name;            // layers.{i}.weight or layers.{i}.bias, i counting dense layers
+  std::string name;            // layers.{i}.weight, layers.{i}.bias, layers.{i}.norm.*, i counting dense layers
   size_t offset = 0;           // into params() / grads()
   std::vector<int64_t> shape;  // [out, in] or [out]
+  bool trained = true;         // false for batch_norm's running statistics: no gradient, no update
   size_t size() const;
 };
 
@@ -61,6 +78,10 @@ class Network {
     double slope = 0;  // the activation's parameter: leaky_relu's slope for z < 0, or elu's α
     Init init = Init::glorot_uniform;
     double dropout = 0;  // rate of the dropout applied to this layer's output
+    Norm norm = Norm::none;
+    double norm_epsilon = 1e-5, norm_momentum = 0.1;
+    size_t gamma_offset = 0, beta_offset = 0;  // γ and β (out each), with a norm
+    size_t mean_offset = 0, var_offset = 0;    // batch_norm's running mean and variance (out each)
   };
 
   // `layers` as in the config (a last dense layer with units 0 gets `outputs` units); `inputs` is
@@ -69,7 +90,8 @@ class Network {
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
-  // Draws the weights (and the gaussian init's biases) from `rng`; biases are 0 otherwise.
+  // Draws the weights (and the gaussian init's biases) from `rng`; biases are 0 otherwise; a norm's
+  // γ is 1, β 0, its running mean 0 and variance 1.
   void initialize(Rng& rng);
 
   // --- The whole batch on the calling thread ----------------------------------------------------
@@ -93,9 +115,20 @@ class Network {
   // [r0, r1); then, once all have, weight_gradient on disjoint blocks of units. The whole-batch
   // functions above are these with a single range.
 
-  void begin_batch(const T* x, int64_t rows, bool training);
-  // The forward pass of rows [r0, r1) from dense layer `from` up (the input dropout with from = 0).
-  void forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from = 0);
+  // `running`: this training batch also updates batch_norm's running statistics (the trainer's
+  // step does; the whole-batch forward, which the gradient check runs, does not).
+  void begin_batch(const T* x, int64_t rows, bool training, bool running = false);
+  // The forward pass of rows [r0, r1) for dense layers [from, to) (the input dropout with from = 0).
+  // A layer that needs the batch's statistics (below) ends a range: its rows get only their GEMM,
+  // and finish_units then does the rest of it for all rows, by units, once every range has.
+  void forward_rows(int64_t r0, int64_t r1, Rng* dropout_rng, size_t from = 0, size_t to = SIZE_MAX);
+  // Whether dense layer l's forward pass needs statistics over the whole batch (batch_norm in
+  // training), and the first such layer at or after `from` (layers().size() if none).
+  bool batch_statistics(size_t l) const { return training_ && dense_[l].norm == Norm::batch_norm; }
+  size_t next_batch_statistics(size_t from) const;
+  // The rest of layer l's forward pass for units [u0, u1) over all rows, after its GEMM: the bias,
+  // the norm, σ, the dropout (masks from dropout_rng) and the rounding for the layer above.
+  void finish_units(size_t l, int64_t u0, int64_t u1, Rng* dropout_rng);
   // The first layer can instead be split by units, so that each thread reads only its own rows of
   // the (largest) first weight matrix, which it also updates: a weight matrix that every thread
   // reads and one thread writes moves between the cores' caches at every step. Then, for all rows:
@@ -103,7 +136,7 @@ class Network {
   // forward_rows(r0, r1, rng, 1) for the layers above. Needs a layer above the first.
   // input_rows prepares rows [r0, r1) of the input for the first layer: it applies the input
   // dropout and rounds them to bf16, each when it applies.
-  bool first_layer_by_units() const { return dense_.size() >= 2; }
+  bool first_layer_by_units() const { return dense_.size() >= 2 && dense_[0].norm != Norm::layer_norm; }
   bool needs_input_rows() const { return input_dropout_ > 0 || bf16_; }
   void input_rows(int64_t r0, int64_t r1, Rng* dropout_rng);
   void forward_first_units(int64_t u0, int64_t u1, Rng* dropout_rng);
@@ -111,16 +144,24 @@ class Network {
   // the 1/B of the whole batch, so that the rows' shares of the gradient add up to the batch's.
   // `labels` are the whole batch's.
   LossResult loss_rows(const int32_t* labels, int64_t r0, int64_t r1, bool want_delta);
-  // BP2 for rows [r0, r1): δ of every layer. Returns whether the gradient these rows contribute is
-  // certainly finite, known without computing it: every δ and activation is finite, and
-  // B·max|δ|·max|a_prev| (a bound on the rows' share of each entry of δᵀ·a_prev and of the column
-  // sums of δ) stays far below the largest T, for every layer.
-  bool delta_rows(int64_t r0, int64_t r1);
+  // BP2 for rows [r0, r1): δ of every layer from `from` down (from the output layer, whose δᴸ
+  // loss_rows made, unless resumed: see below). ANDs into `bounded` whether the gradient these rows
+  // contribute is certainly finite, known without computing it: every δ and activation is finite,
+  // and B·max|δ|·max|a_prev| (a bound on the rows' share of each entry of δᵀ·a_prev and of the
+  // column sums of δ) stays far below the largest T, for every layer.
+  // A layer whose norm backward needs the whole batch (batch_statistics) stops the pass once its δʸ
+  // is made: delta_rows returns it, norm_backward_units then makes its δ for all rows, by units,
+  // and delta_rows(r0, r1, that layer, true, ...) goes on from it. Returns kDone at the end.
+  static constexpr size_t kDone = SIZE_MAX;
+  size_t delta_rows(int64_t r0, int64_t r1, bool& bounded, size_t from = SIZE_MAX, bool resumed = false);
+  // batch_norm's backward for units [u0, u1) of layer l over all rows: δʸ to δ.
+  void norm_backward_units(size_t l, int64_t u0, int64_t u1);
   // BP3 and BP4 for units [u0, u1) of dense layer l, over the whole batch:
   //   grad_w ((u1 − u0) x in) = δ[:, u0:u1]ᵀ · a_prev        grad_b = column sums of δ[:, u0:u1]
-  // It reads δ and the activations, never params(): the trainer's threads run it while others
-  // update their blocks of params() (parallel.hpp). A term that read θ here would race.
-  void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b) const;
+  // and with a norm, its γ's and β's (grad_norm: (u1 − u0) of each, γ's first). It reads δ and the
+  // activations, never params(): the trainer's threads run it while others update their blocks of
+  // params() (parallel.hpp). A term that read θ here would race.
+  void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b, T* grad_norm = nullptr) const;
 
   // --- bf16 ------------------------------------------------------------------------------------
   // Training batches from now on run their GEMMs in bf16 (Network<float> only). Rounds params()
@@ -174,6 +215,13 @@ class Network {
   void product(bool ta, bool tb, int m, int n, int k, Operand a, Operand b, T* c, int ldc) const;
   // Rounds rows [r0, r1), columns [c0, c1) of the input of dense layer l to its bf16 twin.
   void round_input(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
+  // Where layer l's GEMM writes z: ẑ's buffer with a norm, else z_ when kept, else a_.
+  T* gemm_out(size_t l);
+  // After the GEMM, the rest of layer l's forward pass for rows [r0, r1), columns [c0, c1) (a
+  // layer_norm needs whole rows, batch statistics whole columns): bias, norm, σ, dropout, rounding.
+  void finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Rng* dropout_rng);
+  // A row-local norm backward (layer_norm, or batch_norm in evaluation) for rows [r0, r1).
+  void norm_backward_rows(size_t l, int64_t r0, int64_t r1);
 
   LossSpec loss_;
   int64_t inputs_ = 0;
@@ -192,6 +240,9 @@ class Network {
   // activations whose σ′ needs it (empty otherwise).
   std::vector<std::vector<T>> z_;
   std::vector<std::vector<T>> delta_;  // per dense layer: δ (rows x out)
+  // Per dense layer with a norm (empty otherwise): ẑ (rows x out), δʸ (rows x out), and 1/√(σ² + ε)
+  // of the last forward (out for batch_norm, rows for layer_norm).
+  std::vector<std::vector<T>> xhat_, dy_, inv_std_;
 
   // bf16 twins (use_bf16): of the parameters, of each dense layer's input and of each δ.
   bool bf16_ = false;
@@ -201,7 +252,8 @@ class Network {
   // The batch in progress.
   const T* x_ = nullptr;
   int64_t rows_ = 0;
-  bool training_ = false;    // dropout applies
+  bool training_ = false;    // dropout applies, batch_norm uses the batch's statistics
+  bool running_ = false;     // batch_norm's running statistics are updated
   bool bf16_batch_ = false;  // this batch's GEMMs run in bf16
 };
 

@@ -46,26 +46,32 @@ void check_output_layer(const Config& c, const DataPlan& p) {
                     source_name(c.data.train) + ")");
 }
 
-// The dense layers' sizes in turn: visit(in, out) for each.
+// The dense layers' sizes in turn: visit(in, out, norm) for each.
 template <class Visit>
 void for_each_dense(const Config& c, const DataPlan& p, Visit visit) {
   double in = double(p.train.features);
   for (const LayerConfig& l : c.layers) {
     if (l.type != LayerType::dense) continue;
     const double out = l.units > 0 ? double(l.units) : double(p.classes);
-    visit(in, out);
+    visit(in, out, l.norm);
     in = out;
   }
+}
+
+// A layer's parameters as Network lays them out: W, b, and a norm's γ and β (and batch_norm's
+// running mean and variance).
+double layer_parameters(double in, double out, Norm norm) {
+  return in * out + out + (norm == Norm::batch_norm ? 4 : norm == Norm::layer_norm ? 2 : 0) * out;
 }
 
 // What the network will take, in bytes, before anything is allocated (in double: a config can
 // ask for more than 2^63 bytes).
 void check_memory(const Config& c, const DataPlan& p) {
   double params = 0, units = 0, block = 0;
-  for_each_dense(c, p, [&](double in, double out) {
-    params += in * out + out;
-    units += out;
-    block = std::max(block, std::min(double(DataParallel::kBlockUnits), out) * (in + 1));
+  for_each_dense(c, p, [&](double in, double out, Norm norm) {
+    params += layer_parameters(in, out, norm);
+    units += out * (norm != Norm::none ? 3 : 1);  // a norm's ẑ and δʸ too
+    block = std::max(block, std::min(double(DataParallel::kBlockUnits), out) * (in + 3));
   });
   // Per parameter: itself, its gradient and a checkpoint's copy (3), and each moment buffer with
   // its checkpoint copy (2 each). Per batch row and unit (the input's too): the activations, the
@@ -107,7 +113,7 @@ int64_t DataPlan::batches_per_epoch(const Config& c) const {
 
 int64_t DataPlan::parameters(const Config& c) const {
   double n = 0;
-  for_each_dense(c, *this, [&](double in, double out) { n += in * out + out; });
+  for_each_dense(c, *this, [&](double in, double out, Norm norm) { n += layer_parameters(in, out, norm); });
   return int64_t(n);  // below the memory limit check_memory enforced, so exact
 }
 

@@ -21,7 +21,8 @@ struct DataPlan {
   int64_t largest_batch(const Config& config) const;
   // The training split's batches an epoch (the last one may be short).
   int64_t batches_per_epoch(const Config& config) const;
-  // The network's parameter count: its dense layers' weights and biases.
+  // The network's parameter count: its dense layers' weights and biases, and its norms' γ, β and
+  // running statistics.
   int64_t parameters(const Config& config) const;
 };
 

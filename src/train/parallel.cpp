@@ -28,7 +28,8 @@ DataParallel::DataParallel(Network<float>& net, int threads, GradientClip clip)
   size_t index = 0;
   for (size_t l = 0; l < net.layers().size(); ++l) {
     const auto& d = net.layers()[l];
-    largest_block = std::max(largest_block, std::min(kBlockUnits, d.out) * (d.in + 1));
+    const int64_t norm = d.norm != Norm::none ? 2 : 0;  // γ's and β's
+    largest_block = std::max(largest_block, std::min(kBlockUnits, d.out) * (d.in + 1 + norm));
     // The layer's blocks, from unit 0 whatever the threads; thread k owns a run of them.
     const int64_t units = block_units(d.out), count = (d.out + units - 1) / units;
     for (int64_t j = 0; j < count; ++j) {
@@ -47,7 +48,7 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
   const int64_t rows = batch.rows;
   const int32_t* labels = batch.labels;
   const bool convert = batch.raw != nullptr;
-  net_.begin_batch(convert ? x_.data() : batch.x, rows, true);
+  net_.begin_batch(convert ? x_.data() : batch.x, rows, true, /*running=*/true);
   // The blocks of rows, and thread k's run of them.
   const int64_t per_block = block_rows(rows), row_blocks = (rows + per_block - 1) / per_block;
   auto rows_of = [&](int64_t j) {
@@ -79,18 +80,66 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
     };
     team_.run(phase1);
   }
-  auto phase2 = [&](int k) {
-    const auto [j0, j1] = row_blocks_of(k);
-    for (int64_t j = j0; j < j1; ++j) {
-      const auto [r0, r1] = rows_of(j);
-      Rng dropout = masks(uint64_t(j), 2);
-      if (convert && !split_first) data::convert_rows(batch, r0, r1, x_.data());  // its own rows only
-      net_.forward_rows(r0, r1, &dropout, split_first ? 1 : 0);
-      results_[size_t(j)] = net_.loss_rows(labels, r0, r1, true);
-      bounded_[size_t(j)] = net_.delta_rows(r0, r1);
-    }
+  // Phase 2, in segments: a layer whose statistics are over the whole batch (batch_norm) ends one;
+  // its forward (and later its backward) is finished by units before the next segment starts.
+  // A segment's masks are its own stream, the first segment's those of a network without one.
+  auto segment_masks = [&](uint64_t block, uint64_t phase, uint64_t segment) {
+    return segment == 0 ? masks(block, phase)
+                        : Rng(Rng::mix(dropout_seed ^ Rng::mix(block * 4 + phase + 1) ^ Rng::mix(segment << 32)));
   };
-  team_.run(phase2);
+  auto by_units = [&](size_t layer, auto work) {  // each thread its blocks of the layer's units
+    auto phase = [&](int k) {
+      for (const Block& b : blocks_[size_t(k)])
+        if (b.layer == layer) work(b);
+    };
+    team_.run(phase);
+  };
+  const size_t layers = net_.layers().size();
+  std::fill(bounded_.begin(), bounded_.end(), char(1));
+  // δ's rows, from `from` down (from the loss when kDone), for row block j; returns where it stopped.
+  auto delta_of = [&](int64_t j, size_t from) {
+    const auto [r0, r1] = rows_of(j);
+    bool bounded = bounded_[size_t(j)];
+    const size_t stop = net_.delta_rows(r0, r1, bounded, from, from != Network<float>::kDone);
+    bounded_[size_t(j)] = bounded;
+    return stop;
+  };
+  size_t next = Network<float>::kDone;  // a batch_norm layer whose δ is made by units next
+  for (size_t from = split_first ? 1 : 0, segment = 0; from < layers; ++segment) {
+    const size_t to = net_.next_batch_statistics(from);
+    auto rows_phase = [&](int k) {
+      const auto [j0, j1] = row_blocks_of(k);
+      for (int64_t j = j0; j < j1; ++j) {
+        const auto [r0, r1] = rows_of(j);
+        Rng dropout = segment_masks(uint64_t(j), 2, segment);
+        if (convert && !split_first && from == 0) data::convert_rows(batch, r0, r1, x_.data());  // its own rows
+        net_.forward_rows(r0, r1, &dropout, from, to + 1);
+        if (to < layers) continue;
+        results_[size_t(j)] = net_.loss_rows(labels, r0, r1, true);
+        const size_t stop = delta_of(j, Network<float>::kDone);
+        if (j == 0) next = stop;  // the same for every block: the layers decide it
+      }
+    };
+    team_.run(rows_phase);
+    if (to < layers)
+      by_units(to, [&](const Block& b) {
+        Rng dropout = segment_masks(uint64_t(kRowBlocks) + b.index, 3, segment);
+        net_.finish_units(to, b.u0, b.u1, &dropout);
+      });
+    from = to + 1;
+  }
+  while (next != Network<float>::kDone) {
+    const size_t layer = next;
+    by_units(layer, [&](const Block& b) { net_.norm_backward_units(layer, b.u0, b.u1); });
+    auto rows_phase = [&](int k) {
+      const auto [j0, j1] = row_blocks_of(k);
+      for (int64_t j = j0; j < j1; ++j) {
+        const size_t stop = delta_of(j, layer);
+        if (j == 0) next = stop;
+      }
+    };
+    team_.run(rows_phase);
+  }
 
   StepResult r;
   for (int64_t j = 0; j < row_blocks; ++j) {  // in block order: the same sum on any thread count
@@ -150,13 +199,21 @@ bool DataParallel::update(Optimizer& optimizer, double lr, double* gradient_norm
     for_each_block(k, [&](const Block& b) {
       const auto& d = net_.layers()[b.layer];
       const size_t units = size_t(b.u1 - b.u0), in = size_t(d.in);
+      const size_t extra = d.norm != Norm::none ? 2 * units : 0;  // γ's and β's
       float* grad_b = grad_w + units * in;
-      net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b);
-      clamp(grad_w, units * in + units, clip_.value);  // grad_b follows grad_w
-      if (gradient_norm) squares_[b.index] = sum_of_squares(grad_w, units * in) + sum_of_squares(grad_b, units);
+      float* grad_norm = extra ? grad_b + units : nullptr;
+      net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b, grad_norm);
+      const size_t n = units * in + units + extra;  // the block's gradient, contiguous in scratch
+      clamp(grad_w, n, clip_.value);
+      if (gradient_norm) squares_[b.index] = sum_of_squares(grad_w, n);
       const size_t w0 = d.w_offset + size_t(b.u0) * in, b0 = d.b_offset + size_t(b.u0);  // rows u0.. of W, and of b
       finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
       finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
+      if (extra) {
+        const size_t g0 = d.gamma_offset + size_t(b.u0), be0 = d.beta_offset + size_t(b.u0);
+        finite = optimizer.update(theta, grad_norm, lr, g0, g0 + units) && finite;
+        finite = optimizer.update(theta, grad_norm + units, lr, be0, be0 + units) && finite;
+      }
     });
     updated_finite_[size_t(k)] = finite;
   };
@@ -178,21 +235,38 @@ bool DataParallel::all_updated_finite() const {
 }
 
 bool DataParallel::update_clipped(Optimizer& optimizer, double lr, double* gradient_norm) {
-  // Phase 3a: every block's gradient, to its place in grads(), and its sum of squares.
+  // Phase 3a: every block's gradient, to its place in grads() (W's rows, b's, and γ's and β's with
+  // a norm: four ranges), and its sum of squares.
   float* grads = net_.grads().data();
-  auto gradient_of = [&](const Block& b) {
+  struct Ranges {
+    size_t at[4];
+    size_t size[4];
+    int count;
+  };
+  auto ranges_of = [&](const Block& b) {
     const auto& d = net_.layers()[b.layer];
-    return std::pair<size_t, size_t>(d.w_offset + size_t(b.u0) * size_t(d.in), d.b_offset + size_t(b.u0));
+    const size_t units = size_t(b.u1 - b.u0), u0 = size_t(b.u0);
+    Ranges r{{d.w_offset + u0 * size_t(d.in), d.b_offset + u0, d.gamma_offset + u0, d.beta_offset + u0},
+             {units * size_t(d.in), units, units, units},
+             d.norm != Norm::none ? 4 : 2};
+    return r;
   };
   reset_blocks();
   auto phase3a = [&](int k) {
+    float* scratch = scratch_[size_t(k)].data();  // γ's then β's, for their two places in grads()
     for_each_block(k, [&](const Block& b) {
-      const size_t units = size_t(b.u1 - b.u0), in = size_t(net_.layers()[b.layer].in);
-      const auto [w0, b0] = gradient_of(b);
-      net_.weight_gradient(b.layer, b.u0, b.u1, grads + w0, grads + b0);
-      clamp(grads + w0, units * in, clip_.value);
-      clamp(grads + b0, units, clip_.value);
-      squares_[b.index] = sum_of_squares(grads + w0, units * in) + sum_of_squares(grads + b0, units);
+      const Ranges r = ranges_of(b);
+      net_.weight_gradient(b.layer, b.u0, b.u1, grads + r.at[0], grads + r.at[1], r.count == 4 ? scratch : nullptr);
+      if (r.count == 4) {
+        std::copy(scratch, scratch + r.size[2], grads + r.at[2]);
+        std::copy(scratch + r.size[2], scratch + 2 * r.size[2], grads + r.at[3]);
+      }
+      double squares = 0;
+      for (int i = 0; i < r.count; ++i) {
+        clamp(grads + r.at[i], r.size[i], clip_.value);
+        squares += sum_of_squares(grads + r.at[i], r.size[i]);
+      }
+      squares_[b.index] = squares;
     });
   };
   team_.run(phase3a);
@@ -208,14 +282,13 @@ bool DataParallel::update_clipped(Optimizer& optimizer, double lr, double* gradi
   auto phase3b = [&](int k) {
     bool finite = true;
     for_each_block(k, [&](const Block& b) {
-      const size_t units = size_t(b.u1 - b.u0), in = size_t(net_.layers()[b.layer].in);
-      const auto [w0, b0] = gradient_of(b);
-      if (scale < 1) {
-        for (size_t i = 0; i < units * in; ++i) grads[w0 + i] *= scale;
-        for (size_t i = 0; i < units; ++i) grads[b0 + i] *= scale;
+      const Ranges r = ranges_of(b);
+      for (int i = 0; i < r.count; ++i) {
+        float* g = grads + r.at[i];
+        if (scale < 1)
+          for (size_t j = 0; j < r.size[i]; ++j) g[j] *= scale;
+        finite = optimizer.update(theta, g, lr, r.at[i], r.at[i] + r.size[i], i == 0 ? rounded : nullptr) && finite;
       }
-      finite = optimizer.update(theta, grads + w0, lr, w0, w0 + units * in, rounded) && finite;
-      finite = optimizer.update(theta, grads + b0, lr, b0, b0 + units) && finite;
     });
     updated_finite_[size_t(k)] = finite;
   };
