@@ -211,12 +211,15 @@ void print_report(std::ostream& out, const GradcheckReport& r, const GradcheckOp
                 opt.epsilon, opt.tolerance, r.floor,
                 opt.floor >= 0 ? " (set)" : " (= (16u*max(|C|,max|z|,1)/eps + eps^2) / tolerance)");
   out << line;
-  std::snprintf(line, sizeof line, "%-18s %9s %8s %6s %11s %11s  %s\n", "tensor", "entries", "checked", "kinks",
+  int width = 18;  // the tensor column: wider for a norm's tensors' longer names
+  for (const TensorCheck& t : r.tensors) width = std::max(width, int(t.name.size()));
+  std::snprintf(line, sizeof line, "%-*s %9s %8s %6s %11s %11s  %s\n", width, "tensor", "entries", "checked", "kinks",
                 "norm-wise", "worst", "worst entries (backprop g, finite difference, error)");
   out << line;
   for (const TensorCheck& t : r.tensors) {
-    std::snprintf(line, sizeof line, "%-18s %9lld %8lld %6lld %11.2e %11.2e  %s", t.name.c_str(), (long long)t.entries,
-                  (long long)t.checked, (long long)t.kinks, t.normwise, t.max_error, t.pass ? "ok" : "FAIL");
+    std::snprintf(line, sizeof line, "%-*s %9lld %8lld %6lld %11.2e %11.2e  %s", width, t.name.c_str(),
+                  (long long)t.entries, (long long)t.checked, (long long)t.kinks, t.normwise, t.max_error,
+                  t.pass ? "ok" : "FAIL");
     out << line << "\n";
     for (const EntryCheck& e : t.worst) {
       std::snprintf(line, sizeof line, "    %-26s g = %+.10e  fd = %+.10e  err = %.2e\n", e.name.c_str(), e.analytic,

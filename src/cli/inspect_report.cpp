@@ -1,5 +1,6 @@
 #include "cli/inspect_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -87,13 +88,16 @@ void print_inspection(std::ostream& out, const std::string& path, const io::Chec
   print_model_summary(out, ck.config, ck.inputs, ck.outputs);
   out << "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%-18s %-5s %-12s %10s %12s %12s %12s %12s %10s\n", "tensor", "dtype", "shape",
+  const std::vector<TensorStats> stats = tensor_stats(ck);
+  int width = 18;  // the tensor column: wider for a norm's tensors' longer names
+  for (const TensorStats& t : stats) width = std::max(width, int(t.name.size()));
+  std::snprintf(line, sizeof line, "%-*s %-5s %-12s %10s %12s %12s %12s %12s %10s\n", width, "tensor", "dtype", "shape",
                 "bytes", "min", "max", "mean", "std", "non-finite");
   out << line;
-  for (const TensorStats& t : tensor_stats(ck)) {
-    std::snprintf(line, sizeof line, "%-18s %-5s %-12s %10lld %12.5g %12.5g %12.5g %12.5g %10lld\n", t.name.c_str(),
-                  "F32", shape_text(t.shape).c_str(), (long long)(t.count * 4), t.min, t.max, t.mean, t.std,
-                  (long long)t.non_finite);
+  for (const TensorStats& t : stats) {
+    std::snprintf(line, sizeof line, "%-*s %-5s %-12s %10lld %12.5g %12.5g %12.5g %12.5g %10lld\n", width,
+                  t.name.c_str(), "F32", shape_text(t.shape).c_str(), (long long)(t.count * 4), t.min, t.max, t.mean,
+                  t.std, (long long)t.non_finite);
     out << line;
   }
   out << "\nconfig:\n" << to_json(ck.config).dump(2) << "\n";

@@ -4,6 +4,8 @@
 #include <ostream>
 #include <string>
 
+#include "util/format.hpp"
+
 namespace nabla {
 
 namespace {
@@ -60,10 +62,17 @@ void print_model_summary(std::ostream& out, const Config& c, int64_t inputs, int
       continue;
     }
     const int64_t units = l.units > 0 ? l.units : classes;
-    const int64_t params = in * units + units;
-    const int64_t flops = 2 * in * units + 2 * units;
+    // A norm: γ and β, and batch_norm's running mean and variance (counted: they are in the
+    // checkpoint); about 4 FLOPs a unit (subtract, scale, γ, β).
+    const int64_t norm_params = l.norm == Norm::batch_norm ? 4 : l.norm == Norm::layer_norm ? 2 : 0;
+    const int64_t params = in * units + units + norm_params * units;
+    const int64_t flops = 2 * in * units + 2 * units + (l.norm != Norm::none ? 4 * units : 0);
     char name[64];
-    std::snprintf(name, sizeof name, "layers.%d dense (%s)", dense_index++, to_string(l.activation));
+    if (l.norm == Norm::none)
+      std::snprintf(name, sizeof name, "layers.%d dense (%s)", dense_index++, to_string(l.activation));
+    else
+      std::snprintf(name, sizeof name, "layers.%d dense+%s (%s)", dense_index++, to_string(l.norm),
+                    to_string(l.activation));
     row(out, name, shape(units), params, flops, key);
     total_params += params;
     total_flops += flops;
@@ -71,8 +80,12 @@ void print_model_summary(std::ostream& out, const Config& c, int64_t inputs, int
   }
   out << rule << "\n";
   row(out, "total", "", total_params, total_flops);
-  out << "loss " << to_string(c.loss.type) << "; training a sample costs about 3x its forward FLOPs ("
-      << grouped(3 * total_flops) << ")\n";
+  std::string loss = to_string(c.loss.type);
+  if (c.loss.label_smoothing > 0) loss += printf_string(", label smoothing %g", c.loss.label_smoothing);
+  if (c.loss.balanced) loss += ", balanced class weights";
+  if (!c.loss.class_weights.empty()) loss += ", class weights";
+  out << "loss " << loss << "; training a sample costs about 3x its forward FLOPs (" << grouped(3 * total_flops)
+      << ")\n";
 }
 
 }  // namespace nabla

@@ -133,18 +133,24 @@ std::string npz_archive(const Checkpoint& ck) {
   const float scale = float(ck.config.data.scale);  // the loader divides in float
   zip.add("input_scale.npy", npy("<f4", {}, float_bytes(&scale, 1)));
   std::vector<std::string> acts;
-  std::vector<float> slopes, alphas;  // leaky_relu's and elu's, in float as the network multiplies by them
-  size_t width = 1;
+  std::vector<std::string> norms;
+  std::vector<float> slopes, alphas, epsilons;  // leaky_relu's and elu's, in float as the network uses them; ε
+  size_t width = 1, norm_width = 1;
   for (const auto& d : net.layers()) {
     acts.push_back(to_string(d.act));
     slopes.push_back(d.act == Activation::leaky_relu ? float(d.slope) : 0.0f);
     alphas.push_back(d.act == Activation::elu ? float(d.slope) : 0.0f);
+    norms.push_back(to_string(d.norm));
+    epsilons.push_back(d.norm != Norm::none ? float(d.norm_epsilon) : 0.0f);
     width = std::max(width, acts.back().size());
+    norm_width = std::max(norm_width, norms.back().size());
   }
   const std::vector<int64_t> count = {int64_t(acts.size())};
   zip.add("activations.npy", npy(("<U" + std::to_string(width)).c_str(), count, utf32_strings(acts, width)));
   zip.add("negative_slopes.npy", npy("<f4", count, float_bytes(slopes.data(), slopes.size())));
   zip.add("elu_alphas.npy", npy("<f4", count, float_bytes(alphas.data(), alphas.size())));
+  zip.add("norms.npy", npy(("<U" + std::to_string(norm_width)).c_str(), count, utf32_strings(norms, norm_width)));
+  zip.add("norm_epsilons.npy", npy("<f4", count, float_bytes(epsilons.data(), epsilons.size())));
   return zip.finish();
 }
 

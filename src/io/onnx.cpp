@@ -77,6 +77,13 @@ Proto matrix_info(const std::string& name, int64_t features) {
 // AttributeProto {name = 1, f = 2, i = 3, type = 20} (type FLOAT = 1, INT = 2).
 Proto int_attribute(const char* name, int64_t v) { return Proto().bytes(1, name).varint(3, uint64_t(v)).varint(20, 2); }
 Proto float_attribute(const char* name, float v) { return Proto().bytes(1, name).fixed32(2, v).varint(20, 1); }
+// AttributeProto {ints = 8, type INTS = 7}.
+Proto ints_attribute(const char* name, const std::vector<int64_t>& v) {
+  Proto a;
+  a.bytes(1, name);
+  for (int64_t x : v) a.varint(8, uint64_t(x));
+  return a.varint(20, 7);
+}
 
 // NodeProto {input = 1, output = 2, name = 3, op_type = 4, attribute = 5}.
 Proto node(const std::string& name, const char* op, const std::vector<std::string>& inputs, const std::string& output) {
@@ -143,6 +150,34 @@ std::vector<Proto> activation_nodes(const Network<float>::Dense& d, const std::s
   throw InternalError("onnx_model: an activation without an ONNX operator");
 }
 
+// A norm's nodes, from z to y: BatchNormalization with the running statistics (batch_norm in
+// evaluation), or layer_norm's formula (LayerNormalization is an operator only from opset 17):
+// (z − mean(z))/√(mean((z − mean(z))²) + ε)·γ + β, the means over axis 1 by ReduceMean, whose axes
+// are an attribute in opset 13. ε is the initializer p + ".norm.epsilon".
+std::vector<Proto> norm_nodes(const Network<float>::Dense& d, const std::string& p, const std::string& z,
+                              const std::string& y) {
+  const std::string n = p + ".norm";
+  if (d.norm == Norm::batch_norm)
+    return {node(n, "BatchNormalization", {z, n + ".weight", n + ".bias", n + ".running_mean", n + ".running_var"}, y)
+                .message(5, float_attribute("epsilon", float(d.norm_epsilon)))};
+  std::vector<Proto> nodes;
+  auto add = [&](const char* op, const std::vector<std::string>& in, const std::string& out) {
+    nodes.push_back(node(n + "." + std::to_string(nodes.size()), op, in, out));
+    return out;
+  };
+  auto mean = [&](const std::string& in, const std::string& out) {
+    nodes.push_back(node(n + "." + std::to_string(nodes.size()), "ReduceMean", {in}, out)
+                        .message(5, ints_attribute("axes", {1}))
+                        .message(5, int_attribute("keepdims", 1)));
+    return out;
+  };
+  const std::string centred = add("Sub", {z, mean(z, n + ".mean")}, n + ".centred");
+  const std::string var = mean(add("Mul", {centred, centred}, n + ".squares"), n + ".variance");
+  const std::string sd = add("Sqrt", {add("Add", {var, n + ".epsilon"}, n + ".variance_eps")}, n + ".std");
+  add("Add", {add("Mul", {add("Div", {centred, sd}, n + ".xhat"), n + ".weight"}, n + ".scaled"), n + ".bias"}, y);
+  return nodes;
+}
+
 bool composed(Activation a) { return a == Activation::gelu || a == Activation::gelu_tanh || a == Activation::silu; }
 
 std::string exact(double x) {  // a double as text that parses back to the same bits
@@ -166,9 +201,15 @@ Proto graph(const Checkpoint& ck) {
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string p = "layers." + std::to_string(i);
     const std::string a = i + 1 == layers.size() ? "probabilities" : p + ".a";  // the layer's output
-    const std::vector<Proto> act = activation_nodes(layers[i], p + "." + to_string(layers[i].act), p + ".z", a);
-    g.message(1, node(p + ".gemm", "Gemm", {in, p + ".weight", p + ".bias"}, act.empty() ? a : p + ".z")
+    const bool normed = layers[i].norm != Norm::none;
+    // Gemm -> z, the norm z -> y, the activation y -> a; a node left out passes its input on.
+    const std::string y = normed ? p + ".y" : p + ".z";
+    const std::vector<Proto> act = activation_nodes(layers[i], p + "." + to_string(layers[i].act), y, a);
+    const std::string norm_out = act.empty() ? a : y;
+    g.message(1, node(p + ".gemm", "Gemm", {in, p + ".weight", p + ".bias"}, normed || !act.empty() ? p + ".z" : a)
                      .message(5, int_attribute("transB", 1)));
+    if (normed)
+      for (const Proto& n : norm_nodes(layers[i], p, p + ".z", norm_out)) g.message(1, n);
     for (const Proto& n : act) g.message(1, n);
     in = a;
     uses_constants = uses_constants || composed(layers[i].act);
@@ -177,6 +218,11 @@ Proto graph(const Checkpoint& ck) {
   g.message(5, tensor("input_scale", {}, &scale, 1));
   for (const TensorInfo& t : net.tensors())
     g.message(5, tensor(t.name, t.shape, ck.params.data() + t.offset, t.size()));
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i].norm == Norm::layer_norm) {
+      const float eps = float(layers[i].norm_epsilon);
+      g.message(5, tensor("layers." + std::to_string(i) + ".norm.epsilon", {}, &eps, 1));
+    }
   if (uses_constants)
     for (const Constant& c : kConstants) g.message(5, tensor(c.name, {}, &c.value, 1));
   g.message(11, matrix_info("x", ck.inputs));

@@ -331,7 +331,7 @@ TEST_CASE("the npz archive holds one .npy per tensor, the input scale and the ac
   const std::string zip = io::npz_archive(ck);
   const std::vector<Member> members = zip_members(zip);
   const Network<float> net(ck.config.layers, 5, 4, ck.config.loss.type, 1);
-  REQUIRE(members.size() == net.tensors().size() + 4);
+  REQUIRE(members.size() == net.tensors().size() + 6);
   for (size_t k = 0; k < net.tensors().size(); ++k) {
     const TensorInfo& t = net.tensors()[k];
     CAPTURE(t.name);
@@ -365,6 +365,13 @@ TEST_CASE("the npz archive holds one .npy per tensor, the input scale and the ac
   CHECK(npy_header(members[n + 3].bytes, data) == "{'descr': '<f4', 'fortran_order': False, 'shape': (11,), }");
   const float alphas[] = {0, 0, 0, 0, 0, 0, 0, 0, 0.5f, 0, 0};
   CHECK(data == float_bytes(alphas, 11));
+  // norms: '<U4' ("none" throughout), and their ε (0 without a norm)
+  CHECK(members[n + 4].name == "norms.npy");
+  CHECK(npy_header(members[n + 4].bytes, data) == "{'descr': '<U4', 'fortran_order': False, 'shape': (11,), }");
+  CHECK(members[n + 5].name == "norm_epsilons.npy");
+  const float epsilons[11] = {};
+  CHECK(npy_header(members[n + 5].bytes, data) == "{'descr': '<f4', 'fortran_order': False, 'shape': (11,), }");
+  CHECK(data == float_bytes(epsilons, 11));
   CHECK(io::npz_archive(ck) == zip);  // deterministic: fixed dates
 }
 

@@ -22,6 +22,13 @@ def forward(z, x):
     a = x.astype(np.float32) / z["input_scale"]
     for i, act in enumerate(z["activations"]):
         a = a @ z[f"layers.{i}.weight"].T + z[f"layers.{i}.bias"]
+        norm, eps = z["norms"][i], z["norm_epsilons"][i]
+        if norm == "batch_norm":  # the running statistics, as in evaluation
+            a = (a - z[f"layers.{i}.norm.running_mean"]) / np.sqrt(z[f"layers.{i}.norm.running_var"] + eps)
+        elif norm == "layer_norm":
+            a = (a - a.mean(axis=1, keepdims=True)) / np.sqrt(a.var(axis=1, keepdims=True) + eps)
+        if norm != "none":
+            a = a * z[f"layers.{i}.norm.weight"] + z[f"layers.{i}.norm.bias"]
         if act == "sigmoid":
             a = 1 / (1 + np.exp(-a))
         elif act == "tanh":
@@ -67,8 +74,10 @@ def read_idx(path, magic, dims):
 def check_archive(z):
     """Every member numpy should find, with shapes that chain from inputs to outputs."""
     layers = len(z["activations"])
-    expected = {"input_scale", "activations", "negative_slopes", "elu_alphas"}
+    expected = {"input_scale", "activations", "negative_slopes", "elu_alphas", "norms", "norm_epsilons"}
     expected |= {f"layers.{i}.{t}" for i in range(layers) for t in ("weight", "bias")}
+    norms = {"batch_norm": ("weight", "bias", "running_mean", "running_var"), "layer_norm": ("weight", "bias")}
+    expected |= {f"layers.{i}.norm.{t}" for i in range(layers) for t in norms.get(str(z["norms"][i]), ())}
     if set(z.files) != expected:
         sys.exit(f"FAILED: npz members {sorted(z.files)}, expected {sorted(expected)}")
     for i in range(layers):
