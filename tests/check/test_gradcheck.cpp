@@ -2,6 +2,7 @@
 // gradients, including the classic bug of a δ without σ′.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -176,6 +177,104 @@ TEST_CASE("gradcheck fails on a planted error in each new backward") {
     const std::vector<LayerConfig> net = {dense(6, Activation::tanh), out};
     CHECK(fails(net, smoothed, net, LossKind::cross_entropy));
     CHECK(fails(net, weighted, net, LossKind::cross_entropy));
+  }
+}
+
+namespace {
+
+LayerConfig normed(int units, Activation act, Norm norm) {
+  LayerConfig l = dense(units, act);
+  l.norm = norm;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck passes for batch_norm (in training: every sample's loss depends on the whole batch) and "
+          "layer_norm, under each activation, the input gradient included") {
+  const RealBatch batch = real_batch(6);
+  GradcheckOptions o;
+  o.per_tensor = 300;
+  for (Norm norm : {Norm::batch_norm, Norm::layer_norm})
+    for (Activation a : {Activation::relu, Activation::tanh, Activation::gelu, Activation::linear}) {
+      CAPTURE(std::string(to_string(norm)));
+      CAPTURE(std::string(to_string(a)));
+      // Two normalised layers, the second the output's (before softmax), and γ, β away from 1, 0.
+      Network<double> net({normed(7, a, norm), normed(10, Activation::softmax, norm)}, batch.features, 10,
+                          LossKind::cross_entropy, 6);
+      Rng rng(21);
+      net.initialize(rng);
+      for (const TensorInfo& t : net.tensors())
+        if (t.name.find(".norm.weight") != std::string::npos || t.name.find(".norm.bias") != std::string::npos)
+          for (size_t k = 0; k < t.size(); ++k) net.params()[t.offset + k] += 0.1 * double(k % 5) - 0.15;
+      const GradcheckReport r = gradcheck(net, batch.x, batch.labels, o);
+      CAPTURE(report_text(r, o));
+      CHECK(r.pass);
+      // W, b, γ, β of each layer, and the input; not batch_norm's running statistics.
+      CHECK(r.tensors.size() == 9);
+      CHECK(r.tensors[2].name == "layers.0.norm.weight");
+      CHECK(r.tensors.back().name == "input");
+      for (const TensorCheck& t : r.tensors)
+        if (t.name != "layers.0.bias" || norm != Norm::batch_norm) CHECK(t.checked > 0);
+    }
+}
+
+TEST_CASE("gradcheck fails on a planted error in the norms' backward") {
+  const RealBatch batch = real_batch(6);
+  GradcheckOptions o;
+  o.per_tensor = 200;
+  const LayerConfig out = dense(10, Activation::softmax);
+  SUBCASE("batch_norm's δ without the batch's coupling: μ and σ² taken as constants") {
+    // Evaluation mode with running statistics equal to the batch's is the same forward pass, and its
+    // backward is that planted error: δ = γ/√(σ² + ε) ⊙ δʸ, without the terms of mean(δʸ) and
+    // mean(δʸ ⊙ ẑ) that the batch's statistics contribute.
+    Network<double> net({normed(5, Activation::tanh, Norm::batch_norm), out}, batch.features, 10,
+                        LossKind::cross_entropy, 6);
+    Rng rng(4);
+    net.initialize(rng);
+    const auto& l0 = net.layers()[0];
+    for (int64_t j = 0; j < l0.out; ++j) {  // z = x·Wᵀ + b, unit j's batch mean and (biased) variance
+      std::vector<double> z(6);
+      for (int64_t i = 0; i < 6; ++i) {
+        z[size_t(i)] = net.params()[l0.b_offset + size_t(j)];
+        for (int64_t k = 0; k < batch.features; ++k)
+          z[size_t(i)] += batch.x[size_t(i * batch.features + k)] * net.params()[l0.w_offset + size_t(j * l0.in + k)];
+      }
+      double mean = 0, var = 0;
+      for (double v : z) mean += v / 6;
+      for (double v : z) var += (v - mean) * (v - mean) / 6;
+      net.params()[l0.mean_offset + size_t(j)] = mean;
+      net.params()[l0.var_offset + size_t(j)] = var;
+    }
+    Gradients planted;
+    planted.input.resize(batch.x.size());
+    net.forward(batch.x.data(), 6);  // evaluation mode
+    const double eval_loss = net.loss(batch.labels.data(), true).loss;
+    net.backward(planted.input.data());
+    planted.params = net.grads();
+    const GradcheckReport right = gradcheck(net, batch.x, batch.labels, o);
+    CHECK(right.pass);
+    CHECK(right.loss == doctest::Approx(eval_loss).epsilon(1e-9));  // the same forward pass, the same loss
+    const GradcheckReport r = gradcheck(net, batch.x, batch.labels, planted, o);
+    CAPTURE(report_text(r, o));
+    CHECK_FALSE(r.pass);
+    CHECK_FALSE(r.tensors[0].pass);  // layers.0.weight
+    CHECK_FALSE(r.tensors.back().pass);  // the input
+  }
+  SUBCASE("∂C/∂γ without ⊙ ẑ (which makes it ∂C/∂β), in batch_norm and in layer_norm") {
+    for (Norm norm : {Norm::batch_norm, Norm::layer_norm}) {
+      Network<double> net({normed(5, Activation::gelu, norm), out}, batch.features, 10, LossKind::cross_entropy, 6);
+      Rng rng(6);
+      net.initialize(rng);
+      Gradients g = backprop(net, batch.x, batch.labels);
+      const auto& l0 = net.layers()[0];
+      std::copy_n(g.params.begin() + long(l0.beta_offset), l0.out, g.params.begin() + long(l0.gamma_offset));
+      const GradcheckReport r = gradcheck(net, batch.x, batch.labels, g, o);
+      CAPTURE(report_text(r, o));
+      CHECK_FALSE(r.pass);
+      CHECK(r.tensors[2].name == "layers.0.norm.weight");
+      CHECK_FALSE(r.tensors[2].pass);
+    }
   }
 }
 

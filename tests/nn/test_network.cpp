@@ -1,6 +1,7 @@
 // The network's forward and backward passes against values worked out by hand.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -143,6 +144,55 @@ TEST_CASE("label smoothing and class weights, worked out by hand") {
     CHECK(delta[0] == doctest::Approx(-0.0625).epsilon(1e-14));  // 1·(¾ − 1)/4
     CHECK(delta[2] == doctest::Approx(0.5625).epsilon(1e-14));   // 3·(¾ − 0)/4
     CHECK(delta[3] == doctest::Approx(-0.5625).epsilon(1e-14));  // 3·(¼ − 1)/4
+  }
+}
+
+TEST_CASE("batch_norm and layer_norm forward values, worked out by hand") {
+  SUBCASE("batch_norm over a batch of two: z = (1, 3) has μ = 2, σ² = 1") {
+    // One input, one linear unit with w = 1, b = 0: z = x. ẑ = (z − 2)/√(1 + ε) = ∓0.999995,
+    // y = γẑ + β with γ = 2, β = 0.5: (−1.49999, 2.49999). Running statistics after the batch, with
+    // momentum 0.1: mean 0.9·0 + 0.1·2 = 0.2, variance 0.9·1 + 0.1·2 = 1.1 (unbiased: 2/(2 − 1)·1).
+    LayerConfig l = dense(1, Activation::linear);
+    l.norm = Norm::batch_norm;
+    Network<double> net({l}, 1, 1, LossKind::mse, 2);
+    const auto& d = net.layers()[0];
+    auto& p = net.params();
+    p[d.w_offset] = 1;
+    p[d.b_offset] = 0;
+    p[d.gamma_offset] = 2;
+    p[d.beta_offset] = 0.5;
+    p[d.mean_offset] = 0;
+    p[d.var_offset] = 1;
+    const double x[] = {1, 3};
+    const double inv = 1 / std::sqrt(1 + 1e-5);
+    net.begin_batch(x, 2, /*training=*/true, /*running=*/true);
+    net.forward_rows(0, 2, nullptr, 0, 1);
+    net.finish_units(0, 0, 1, nullptr);
+    CHECK(net.activations(0)[0] == doctest::Approx(0.5 - 2 * inv).epsilon(1e-15));
+    CHECK(net.activations(0)[1] == doctest::Approx(0.5 + 2 * inv).epsilon(1e-15));
+    CHECK(p[d.mean_offset] == doctest::Approx(0.2).epsilon(1e-15));
+    CHECK(p[d.var_offset] == doctest::Approx(1.1).epsilon(1e-15));
+    // In evaluation the running statistics: x = 1 gives (1 − 0.2)/√(1.1 + ε)·2 + 0.5 = 2.025558…
+    const double* a = net.forward(x, 1);
+    CHECK(a[0] == doctest::Approx(0.8 / std::sqrt(1.1 + 1e-5) * 2 + 0.5).epsilon(1e-15));
+  }
+  SUBCASE("layer_norm of one sample z = (1, 2, 3): μ = 2, σ² = 2/3") {
+    // W = I, b = 0: z = x. ẑ = (z − 2)/√(2/3 + ε) = (−1.2247357, 0, 1.2247357); γ = 1, β = 0.
+    LayerConfig l = dense(3, Activation::linear);
+    l.norm = Norm::layer_norm;
+    Network<double> net({l}, 3, 3, LossKind::mse, 1);
+    const auto& d = net.layers()[0];
+    auto& p = net.params();
+    std::fill(p.begin(), p.end(), 0.0);
+    for (int k = 0; k < 3; ++k) p[d.w_offset + size_t(4 * k)] = 1;
+    std::fill_n(p.begin() + long(d.gamma_offset), 3, 1.0);
+    const double x[] = {1, 2, 3};
+    const double* a = net.forward(x, 1);
+    const double s = 1 / std::sqrt(2.0 / 3 + 1e-5);
+    CHECK(a[0] == doctest::Approx(-s).epsilon(1e-15));
+    CHECK(a[1] == doctest::Approx(0.0));
+    CHECK(a[2] == doctest::Approx(s).epsilon(1e-15));
+    CHECK(s == doctest::Approx(1.2247357).epsilon(1e-7));
   }
 }
 

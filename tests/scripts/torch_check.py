@@ -9,13 +9,16 @@ SGD with momentum 0.9, batches of 64 in file order (shuffle off), on 2 threads (
 the training split is exactly 3 x 64 samples (the rest of the 2,000 is the validation split), so one
 epoch is the 3 steps. nabla writes checkpoints/epoch-0000.safetensors (the initial weights) and
 last.safetensors (after the 3 steps); PyTorch starts from the first and is compared with the second.
-Each case changes one thing: the hidden activation, or the loss, or the clipping; and each has a near
+Each case changes one thing: the hidden activation, or the loss, or the clipping, or a norm between
+the first Linear and its activation (BatchNorm1d, LayerNorm: their gamma, beta and running statistics
+compared too); and each has a near
 miss (GELU's other form, another alpha, a 10% different limit, the loss without the option) that
 must end more than 1e-4 away, so that a case whose option did nothing fails.
 
 Usage: torch_check.py NABLA_BINARY SOURCE_DIR WORK_DIR   (ctest: scripts/torch)
 Exit status 0 when every case is within the tolerance, 77 (skipped) without python3-torch.
 """
+import copy
 import json
 import os
 import subprocess
@@ -52,6 +55,16 @@ def cases():
     # Limits below the gradients' size, so that they clip at every step (checked below).
     yield "clip_grad_norm", hidden, relu, ce, {"clip_grad_norm": 0.05}, (relu, ce, {"clip_grad_norm": 0.055})
     yield "clip_grad_value", hidden, relu, ce, {"clip_grad_value": 0.002}, (relu, ce, {"clip_grad_value": 0.0022})
+    # The norms: the module between the first Linear and its activation (its state compared too: γ, β
+    # and batch_norm's running mean and variance after the 3 steps).
+    bn = {"activation": "relu", "norm": "batch_norm"}
+    yield "batch_norm", bn, (torch.nn.BatchNorm1d(16), relu), ce, {}, ((torch.nn.BatchNorm1d(16, momentum=0.12), relu), ce, {})
+    bn_gelu = {"activation": "gelu", "norm": "batch_norm", "norm_momentum": 0.3, "norm_epsilon": 1e-3}
+    yield ("batch_norm_gelu", bn_gelu, (torch.nn.BatchNorm1d(16, eps=1e-3, momentum=0.3), gelu), dict(ce, label_smoothing=0.1),
+           {}, ((torch.nn.BatchNorm1d(16, eps=1e-5, momentum=0.3), gelu), dict(ce, label_smoothing=0.1), {}))
+    ln = {"activation": "tanh", "norm": "layer_norm"}
+    tanh = torch.nn.Tanh()
+    yield "layer_norm", ln, (torch.nn.LayerNorm(16), tanh), ce, {}, ((torch.nn.LayerNorm(16, eps=0.05), tanh), ce, {})
 
 
 def config(src, hidden, loss, clip):
@@ -72,13 +85,20 @@ def config(src, hidden, loss, clip):
 
 
 def torch_weights(initial, act, loss, clip, x, y):
-    """PyTorch's weights after the 3 steps from `initial`."""
+    """PyTorch's weights after the 3 steps from `initial`; `act` is an activation, or (norm, activation)."""
     lin0, lin1 = torch.nn.Linear(784, 16), torch.nn.Linear(16, 10)
+    norm, act = act if isinstance(act, tuple) else (None, act)
+    norm = copy.deepcopy(norm)  # the same module in a case and its near miss: each its own state
+    state = {"weight": "weight", "bias": "bias", "running_mean": "running_mean", "running_var": "running_var"}
     with torch.no_grad():
         for lin, i in ((lin0, 0), (lin1, 1)):
             lin.weight.copy_(torch.from_numpy(initial[f"layers.{i}.weight"]))
             lin.bias.copy_(torch.from_numpy(initial[f"layers.{i}.bias"]))
-    net = torch.nn.Sequential(lin0, act, lin1)
+        for ours, theirs in state.items():
+            if norm is not None and hasattr(norm, theirs):
+                getattr(norm, theirs).copy_(torch.from_numpy(initial[f"layers.0.norm.{ours}"]))
+    net = torch.nn.Sequential(*([lin0] + ([norm] if norm is not None else []) + [act, lin1]))
+    net.train()
     weight = loss.get("class_weights")
     if weight == "balanced":  # scikit-learn's: N / (K n_c) over the training labels
         counts = np.bincount(y, minlength=10)
@@ -105,10 +125,14 @@ def torch_weights(initial, act, loss, clip, x, y):
         opt.step()
     if clip and clipped < STEPS:
         sys.exit(f"FAILED: the clipping limit {clip} clipped only {clipped} of {STEPS} steps: the case checks nothing")
-    return {
+    weights = {
         "layers.0.weight": lin0.weight, "layers.0.bias": lin0.bias,
         "layers.1.weight": lin1.weight, "layers.1.bias": lin1.bias,
     }
+    for ours, theirs in state.items():
+        if norm is not None and hasattr(norm, theirs):
+            weights[f"layers.0.norm.{ours}"] = getattr(norm, theirs)
+    return weights
 
 
 def main():
@@ -140,12 +164,19 @@ def main():
         worst = missed = 0.0
         for t, w in theirs.items():
             w = w.detach().numpy()
-            # The steps must move each tensor by far more than the tolerance, or the case checks nothing.
+            # The steps must move each tensor by far more than the tolerance, or the case checks nothing
+            # (but batch_norm's bias before the norm, whose gradient is 0).
             moved = np.linalg.norm(w - initial[t]) / np.linalg.norm(w)
-            if not moved > 10 * TOLERANCE:
+            if not moved > 10 * TOLERANCE and not (t == "layers.0.bias" and hidden.get("norm") == "batch_norm"):
                 failed.append(f"{name}: {t} moved by only {moved:.1e} of its norm in 3 steps")
-            worst = max(worst, float(np.linalg.norm(ours[t] - w) / np.linalg.norm(w)))
             m = near_miss[t].detach().numpy()
+            if t == "layers.0.bias" and hidden.get("norm") == "batch_norm":
+                # Its gradient is 0 in exact arithmetic (batch_norm subtracts the mean): both moved by
+                # rounding alone, which no relative difference measures. Absolutely, it stays put.
+                if not np.abs(ours[t] - w).max() < 1e-6:
+                    failed.append(f"{name}: {t} moved by {np.abs(ours[t] - w).max():.1e} from PyTorch's")
+                continue
+            worst = max(worst, float(np.linalg.norm(ours[t] - w) / np.linalg.norm(w)))
             missed = max(missed, float(np.linalg.norm(ours[t] - m) / np.linalg.norm(m)))
         print(f"{name:16s} max normwise relative difference {worst:.2e}  (from the near miss: {missed:.2e})")
         if not worst <= TOLERANCE:
