@@ -245,17 +245,15 @@ T* Network<T>::gemm_out(size_t l) {
 
 namespace {
 
-// Mean and 1/√(σ² + ε) of n values, two passes in double: the values at v[0], v[stride], ...
+// Mean and 1/√(σ² + ε) of the n values of a row, two passes in double.
 template <class T>
-std::pair<double, double> moments(const T* v, int64_t n, int64_t stride, double eps, double* variance = nullptr) {
+std::pair<double, double> moments(const T* v, int64_t n, double eps) {
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += double(v[i * stride]);
+  for (int64_t i = 0; i < n; ++i) sum += double(v[i]);
   const double mean = sum / double(n);
   double squares = 0;
-  for (int64_t i = 0; i < n; ++i) squares += (double(v[i * stride]) - mean) * (double(v[i * stride]) - mean);
-  const double var = squares / double(n);
-  if (variance) *variance = var;
-  return {mean, 1.0 / std::sqrt(var + eps)};
+  for (int64_t i = 0; i < n; ++i) squares += (double(v[i]) - mean) * (double(v[i]) - mean);
+  return {mean, 1.0 / std::sqrt(squares / double(n) + eps)};
 }
 
 }  // namespace
@@ -285,25 +283,44 @@ void Network<T>::finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1
     if (d.norm == Norm::layer_norm) {  // per row, over all its units
       require(c0 == 0 && c1 == out, "Network: a layer_norm normalises whole rows");
       for (int64_t i = r0; i < r1; ++i) {
-        const auto [mean, inv] = moments(xhat + i * out, out, 1, d.norm_epsilon);
+        const auto [mean, inv] = moments(xhat + i * out, out, d.norm_epsilon);
         inv_std[i] = T(inv);
         for (int64_t j = 0; j < out; ++j) normalize(i, j, mean, inv);
       }
     } else if (batch_statistics(l)) {  // per unit, over all the batch's rows
       require(r0 == 0 && r1 == rows_, "Network: batch statistics are over the whole batch");
+      // Row by row with a sum per unit (in the two scratch rows after inv_std): passes the compiler
+      // vectorises, in a fixed order whatever the threads.
+      T* mean = inv_std + out;
+      T* var = mean + out;
+      std::fill(mean + c0, mean + c1, T(0));
+      std::fill(var + c0, var + c1, T(0));
+      for (int64_t i = 0; i < rows_; ++i)
+        for (int64_t j = c0; j < c1; ++j) mean[j] += xhat[size_t(i * out + j)];
+      const T inv_b = T(1) / T(rows_);
+      for (int64_t j = c0; j < c1; ++j) mean[j] *= inv_b;
+      for (int64_t i = 0; i < rows_; ++i)
+        for (int64_t j = c0; j < c1; ++j) {
+          const T dev = xhat[size_t(i * out + j)] - mean[j];
+          var[j] += dev * dev;
+        }
       T* running_mean = params_.data() + d.mean_offset;
       T* running_var = params_.data() + d.var_offset;
       const double m = d.norm_momentum;
       for (int64_t j = c0; j < c1; ++j) {
-        double var = 0;
-        const auto [mean, inv] = moments(xhat + j, rows_, out, d.norm_epsilon, &var);
-        inv_std[j] = T(inv);
-        for (int64_t i = 0; i < rows_; ++i) normalize(i, j, mean, inv);
+        var[j] *= inv_b;  // biased, for the normalisation
+        inv_std[j] = T(1.0 / std::sqrt(double(var[j]) + d.norm_epsilon));
         if (!running_) continue;
-        running_mean[j] = T((1 - m) * double(running_mean[j]) + m * mean);
+        running_mean[j] = T((1 - m) * double(running_mean[j]) + m * double(mean[j]));
         if (rows_ > 1)  // the unbiased variance, as PyTorch keeps
-          running_var[j] = T((1 - m) * double(running_var[j]) + m * var * double(rows_) / double(rows_ - 1));
+          running_var[j] = T((1 - m) * double(running_var[j]) + m * double(var[j]) * double(rows_) / double(rows_ - 1));
       }
+      for (int64_t i = 0; i < rows_; ++i)
+        for (int64_t j = c0; j < c1; ++j) {
+          const size_t k = size_t(i * out + j);
+          xhat[k] = (xhat[k] - mean[j]) * inv_std[j];
+          y[k] = gamma[j] * xhat[k];
+        }
     } else {  // batch_norm in evaluation: the running estimates
       const T* running_mean = params_.data() + d.mean_offset;
       const T* running_var = params_.data() + d.var_offset;
@@ -312,6 +329,8 @@ void Network<T>::finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1
           normalize(i, j, double(running_mean[j]), 1.0 / std::sqrt(double(running_var[j]) + d.norm_epsilon));
     }
     shift = params_.data() + d.beta_offset + c0;
+    // softmax normalises whole rows: after a block of units, activate_rows does it for rows.
+    if (d.act == Activation::softmax && cols < out) return;
   }
   if (z)
     bias_activate_into(d.act, d.slope, z, shift, a, rows, cols, out);  // z += shift, a = σ(z)
@@ -328,6 +347,16 @@ void Network<T>::finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1
       }
   }
   if (l + 1 < dense_.size()) round_input(l + 1, r0, r1, c0, c1);
+}
+
+template <class T>
+void Network<T>::activate_rows(size_t l, int64_t r0, int64_t r1) {
+  const Dense& d = dense_[l];
+  require(d.act == Activation::softmax && d.norm != Norm::none && l + 1 == dense_.size(),
+          "Network: activate_rows is for a normalised softmax output");
+  const size_t at = size_t(r0 * d.out);
+  bias_activate_into(d.act, d.slope, z_[l].data() + at, params_.data() + d.beta_offset, a_[l].data() + at, r1 - r0,
+                     d.out);
 }
 
 template <class T>

@@ -129,6 +129,10 @@ class Network {
   // The rest of layer l's forward pass for units [u0, u1) over all rows, after its GEMM: the bias,
   // the norm, σ, the dropout (masks from dropout_rng) and the rounding for the layer above.
   void finish_units(size_t l, int64_t u0, int64_t u1, Rng* dropout_rng);
+  // A softmax output normalises whole rows, so after finish_units of a block of its units, its
+  // activation waits for activate_rows(l, r0, r1), rows [r0, r1) (softmax_after_units says when).
+  bool softmax_after_units(size_t l) const { return batch_statistics(l) && dense_[l].act == Activation::softmax; }
+  void activate_rows(size_t l, int64_t r0, int64_t r1);
   // The first layer can instead be split by units, so that each thread reads only its own rows of
   // the (largest) first weight matrix, which it also updates: a weight matrix that every thread
   // reads and one thread writes moves between the cores' caches at every step. Then, for all rows:

@@ -105,6 +105,14 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
     return stop;
   };
   size_t next = Network<float>::kDone;  // a batch_norm layer whose δ is made by units next
+  // The loss and δ's rows from it, for row block j, after the last layer's forward.
+  auto loss_and_delta_of = [&](int64_t j) {
+    const auto [r0, r1] = rows_of(j);
+    results_[size_t(j)] = net_.loss_rows(labels, r0, r1, true);
+    const size_t stop = delta_of(j, Network<float>::kDone);
+    if (j == 0) next = stop;  // the same for every block: the layers decide it
+  };
+  bool loss_done = false;
   for (size_t from = split_first ? 1 : 0, segment = 0; from < layers; ++segment) {
     const size_t to = net_.next_batch_statistics(from);
     auto rows_phase = [&](int k) {
@@ -114,19 +122,28 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
         Rng dropout = segment_masks(uint64_t(j), 2, segment);
         if (convert && !split_first && from == 0) data::convert_rows(batch, r0, r1, x_.data());  // its own rows
         net_.forward_rows(r0, r1, &dropout, from, to + 1);
-        if (to < layers) continue;
-        results_[size_t(j)] = net_.loss_rows(labels, r0, r1, true);
-        const size_t stop = delta_of(j, Network<float>::kDone);
-        if (j == 0) next = stop;  // the same for every block: the layers decide it
+        if (to >= layers) loss_and_delta_of(j);
       }
     };
     team_.run(rows_phase);
+    loss_done = to >= layers;
     if (to < layers)
       by_units(to, [&](const Block& b) {
         Rng dropout = segment_masks(uint64_t(kRowBlocks) + b.index, 3, segment);
         net_.finish_units(to, b.u0, b.u1, &dropout);
       });
     from = to + 1;
+  }
+  if (!loss_done) {  // the output layer had batch statistics: its loss now, after its softmax if any
+    const bool activate = net_.softmax_after_units(layers - 1);
+    auto rows_phase = [&](int k) {
+      const auto [j0, j1] = row_blocks_of(k);
+      for (int64_t j = j0; j < j1; ++j) {
+        if (activate) net_.activate_rows(layers - 1, rows_of(j).first, rows_of(j).second);
+        loss_and_delta_of(j);
+      }
+    };
+    team_.run(rows_phase);
   }
   while (next != Network<float>::kDone) {
     const size_t layer = next;

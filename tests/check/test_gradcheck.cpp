@@ -190,8 +190,9 @@ LayerConfig normed(int units, Activation act, Norm norm) {
 
 }  // namespace
 
-TEST_CASE("gradcheck passes for batch_norm (in training: every sample's loss depends on the whole batch) and "
-          "layer_norm, under each activation, the input gradient included") {
+TEST_CASE(
+    "gradcheck passes for batch_norm (in training: every sample's loss depends on the whole batch) and "
+    "layer_norm, under each activation, the input gradient included") {
   const RealBatch batch = real_batch(6);
   GradcheckOptions o;
   o.per_tensor = 300;
@@ -258,7 +259,7 @@ TEST_CASE("gradcheck fails on a planted error in the norms' backward") {
     const GradcheckReport r = gradcheck(net, batch.x, batch.labels, planted, o);
     CAPTURE(report_text(r, o));
     CHECK_FALSE(r.pass);
-    CHECK_FALSE(r.tensors[0].pass);  // layers.0.weight
+    CHECK_FALSE(r.tensors[0].pass);      // layers.0.weight
     CHECK_FALSE(r.tensors.back().pass);  // the input
   }
   SUBCASE("∂C/∂γ without ⊙ ẑ (which makes it ∂C/∂β), in batch_norm and in layer_norm") {

@@ -32,8 +32,7 @@ TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real da
   data::Batch b;
   REQUIRE(loader.next(b));
 
-  const std::vector<LayerConfig> layers = {dense(24, Activation::tanh),
-                                           dense(16, Activation::relu),
+  const std::vector<LayerConfig> layers = {dense(24, Activation::tanh), dense(16, Activation::relu),
                                            dense(10, Activation::softmax)};
   OptimizerConfig oc;
   oc.learning_rate = 0.1;
@@ -57,25 +56,99 @@ TEST_CASE("one step on 1, 2 and 3 threads equals the whole-batch step on real da
   REQUIRE(bytes_loader.next(raw));
   REQUIRE(raw.raw != nullptr);
 
-  for (int threads : {1, 2, 3}) for (const data::Batch* batch : {&b, &raw}) {
+  for (int threads : {1, 2, 3})
+    for (const data::Batch* batch : {&b, &raw}) {
+      CAPTURE(threads);
+      CAPTURE(batch == &raw);
+      Network<float> net(layers, 784, 10, LossKind::cross_entropy, 37);
+      Rng again(9);
+      net.initialize(again);
+      Optimizer opt(oc, net.params().size());
+      DataParallel step(net, threads);
+      const StepResult r = step.compute(*batch, 1);
+      CHECK(r.finite);
+      CHECK(r.correct == want.correct);
+      CHECK(r.loss == doctest::Approx(want.loss).epsilon(1e-6));
+      step.update(opt, 0.1);
+      double diff = 0, norm = 0;
+      for (size_t k = 0; k < net.params().size(); ++k) {
+        diff += std::pow(double(net.params()[k]) - double(ref.params()[k]), 2);
+        norm += std::pow(double(ref.params()[k]), 2);
+      }
+      CHECK(std::sqrt(diff / norm) < 1e-6);
+    }
+}
+
+TEST_CASE("with batch_norm, layer_norm and a shaped loss, one step on 1, 2 and 3 threads equals the whole-batch step") {
+  // batch_norm's statistics are over the whole batch: the threaded step finishes such a layer by
+  // units between its row phases, forward and backward (parallel.cpp). Layer 0 (split by units),
+  // a middle layer and the output layer each carry a norm.
+  DataSource src;
+  src.images = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-images-idx3-ubyte.gz";
+  src.labels = NABLA_SOURCE_DIR "/data/samples/fashion-train-2000-labels-idx1-ubyte.gz";
+  data::LoaderOptions o;
+  o.end = 150;  // three blocks of rows (48, 48, 54), on any thread count
+  o.batch_size = 150;
+  o.shuffle = false;
+  data::BatchLoader loader(src, DataFormat::idx, false, o);
+  loader.start_epoch(0);
+  data::Batch b;
+  REQUIRE(loader.next(b));
+  auto normed = [](int units, Activation a, Norm n) {
+    LayerConfig l = dense(units, a);
+    l.norm = n;
+    return l;
+  };
+  const std::vector<LayerConfig> layers = {
+      normed(40, Activation::gelu, Norm::batch_norm), normed(24, Activation::silu, Norm::layer_norm),
+      normed(16, Activation::tanh, Norm::batch_norm), normed(10, Activation::softmax, Norm::batch_norm)};
+  LossSpec loss;
+  loss.label_smoothing = 0.1;
+  loss.class_weights = {1, 2, 1, 1, 0.5, 1, 1, 3, 1, 1};
+  OptimizerConfig oc;
+  oc.learning_rate = 0.1;
+  oc.momentum = 0.9;
+  Network<float> ref(layers, 784, 10, loss, 150);
+  Rng init(9);
+  ref.initialize(init);
+  Rng unused;
+  ref.forward(b.x, b.rows, &unused);  // training mode: the batch's statistics
+  const LossResult want = ref.loss(b.labels, true);
+  ref.backward();
+  Optimizer ref_opt(oc, ref.params().size());
+  ref_opt.step(ref.params().data(), ref.grads().data(), 0.1);
+
+  std::vector<float> running;  // batch_norm's running statistics after the step, on 1 thread
+  for (int threads : {1, 2, 3}) {
     CAPTURE(threads);
-    CAPTURE(batch == &raw);
-    Network<float> net(layers, 784, 10, LossKind::cross_entropy, 37);
+    Network<float> net(layers, 784, 10, loss, 150);
     Rng again(9);
     net.initialize(again);
     Optimizer opt(oc, net.params().size());
     DataParallel step(net, threads);
-    const StepResult r = step.compute(*batch, 1);
+    const StepResult r = step.compute(b, 1);
     CHECK(r.finite);
     CHECK(r.correct == want.correct);
     CHECK(r.loss == doctest::Approx(want.loss).epsilon(1e-6));
     step.update(opt, 0.1);
     double diff = 0, norm = 0;
-    for (size_t k = 0; k < net.params().size(); ++k) {
-      diff += std::pow(double(net.params()[k]) - double(ref.params()[k]), 2);
-      norm += std::pow(double(ref.params()[k]), 2);
-    }
+    std::vector<float> stats;
+    for (const TensorInfo& t : net.tensors())
+      for (size_t k = t.offset; k < t.offset + t.size(); ++k) {
+        if (!t.trained) {  // the whole-batch forward leaves them; the step updates them
+          stats.push_back(net.params()[k]);
+          continue;
+        }
+        diff += std::pow(double(net.params()[k]) - double(ref.params()[k]), 2);
+        norm += std::pow(double(ref.params()[k]), 2);
+      }
     CHECK(std::sqrt(diff / norm) < 1e-6);
+    REQUIRE(stats.size() == 2 * (40 + 16 + 10));
+    if (threads == 1) {
+      running = stats;
+      CHECK(running[0] != 0.0f);  // a mean moved from 0
+    }
+    CHECK(stats == running);  // the same bits
   }
 }
 
@@ -96,8 +169,8 @@ TEST_CASE("the threaded step with dropout follows the gradient of its own masked
   data::Batch b;
   REQUIRE(loader.next(b));
   // Input dropout, the first layer split by units (phase 1), dropout between the upper layers.
-  const std::vector<LayerConfig> layers = {test_layers::dropout(0.2), dense(12, Activation::tanh),
-                                           test_layers::dropout(0.3), dense(11, Activation::sigmoid),
+  const std::vector<LayerConfig> layers = {test_layers::dropout(0.2),  dense(12, Activation::tanh),
+                                           test_layers::dropout(0.3),  dense(11, Activation::sigmoid),
                                            test_layers::dropout(0.25), dense(10, Activation::softmax)};
   OptimizerConfig plain;
   plain.learning_rate = 1;
@@ -138,8 +211,7 @@ TEST_CASE("a gradient that would overflow is caught from the bounds, before the 
   // 5 inputs of 3e37 through a linear layer of weights 2: activations of 3e38, still finite. The
   // next layer's weights are tiny, so the loss is finite too; but its weight gradient sums six
   // terms of about 0.1 x 3e38, past what a float holds.
-  const std::vector<LayerConfig> layers = {dense(8, Activation::linear),
-                                           dense(3, Activation::softmax)};
+  const std::vector<LayerConfig> layers = {dense(8, Activation::linear), dense(3, Activation::softmax)};
   const std::vector<float> x(6 * 5, 3e37f);
   const std::vector<int32_t> labels = {0, 1, 2, 0, 1, 2};
   for (int threads : {1, 2}) {
