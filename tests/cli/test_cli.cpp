@@ -208,6 +208,23 @@ TEST_CASE("bf16 on a CPU without AVX-512 BF16 is refused, naming the config and 
   fs::remove_all(out);
 }
 
+TEST_CASE("class weights are checked against the data's classes, and \"balanced\" against its samples") {
+  const Run count = run_nabla("train configs/gradcheck.json --dry-run --set 'loss.class_weights=[1, 2, 3]'");
+  CHECK(count.code == 2);
+  CHECK(count.output == "configs/gradcheck.json: loss.class_weights: has 3 weights but the data has 10 classes\n");
+  // An 11th class that no training sample has: "balanced" would give it an infinite weight.
+  const fs::path out = cli_test::fresh_dir("balanced");
+  const Run absent = run_nabla(
+      "train configs/gradcheck.json --quiet --out " + out.string() +
+      " --set 'loss.class_weights=\"balanced\"' --set data.classes=11 --set 'model.layers[6].units=11'"
+      " --set 'data.class_names=[\"0\", \"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\", \"10\"]'");
+  CHECK(absent.code == 2);
+  CHECK(absent.output == "configs/gradcheck.json: loss.class_weights: \"balanced\" weighs each class by how rare it "
+                         "is, but class 10 has no sample among the 1800 training samples: give the weights as an "
+                         "array\n");
+  CHECK_FALSE(fs::exists(out));  // refused before the run folder is made
+}
+
 TEST_CASE("--dry-run prints the resolved config and the model summary") {
   const Run r = run_nabla("train configs/default.json --dry-run");
   REQUIRE(r.code == 0);
