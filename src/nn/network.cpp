@@ -321,12 +321,13 @@ void Network<T>::finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1
           xhat[k] = (xhat[k] - mean[j]) * inv_std[j];
           y[k] = gamma[j] * xhat[k];
         }
-    } else {  // batch_norm in evaluation: the running estimates
+    } else {  // batch_norm in evaluation: the running estimates, a unit at a time
       const T* running_mean = params_.data() + d.mean_offset;
       const T* running_var = params_.data() + d.var_offset;
-      for (int64_t i = r0; i < r1; ++i)
-        for (int64_t j = c0; j < c1; ++j)
-          normalize(i, j, double(running_mean[j]), 1.0 / std::sqrt(double(running_var[j]) + d.norm_epsilon));
+      for (int64_t j = c0; j < c1; ++j) {
+        const double mean = double(running_mean[j]), inv = 1.0 / std::sqrt(double(running_var[j]) + d.norm_epsilon);
+        for (int64_t i = r0; i < r1; ++i) normalize(i, j, mean, inv);
+      }
     }
     shift = params_.data() + d.beta_offset + c0;
     // softmax normalises whole rows: after a block of units, activate_rows does it for rows.
@@ -427,10 +428,10 @@ void Network<T>::norm_backward_rows(size_t l, int64_t r0, int64_t r1) {
     }
   } else {  // batch_norm in evaluation, an affine map: δ = γ/√(running σ² + ε) ⊙ δʸ
     const T* running_var = params_.data() + d.var_offset;
-    for (int64_t i = r0; i < r1; ++i)
-      for (int64_t j = 0; j < out; ++j)
-        delta[size_t(i * out + j)] =
-            T(double(gamma[j]) * double(dy[size_t(i * out + j)]) / std::sqrt(double(running_var[j]) + d.norm_epsilon));
+    for (int64_t j = 0; j < out; ++j) {
+      const double scale = double(gamma[j]) / std::sqrt(double(running_var[j]) + d.norm_epsilon);
+      for (int64_t i = r0; i < r1; ++i) delta[size_t(i * out + j)] = T(scale * double(dy[size_t(i * out + j)]));
+    }
   }
 }
 

@@ -7,7 +7,11 @@
 //      so that each reads only its own rows of W⁰ (the largest matrix; one that every thread reads
 //      and one thread writes would move between the cores' caches at every step);
 //   2. by samples: the upper layers' forward pass, the loss and the δ recurrence (BP1, BP2), each
-//      thread its rows, with single-threaded GEMMs;
+//      thread its rows, with single-threaded GEMMs. A batch_norm layer, whose statistics are over
+//      the whole batch, cuts phase 2 in segments: the rows' GEMMs up to it, then its statistics,
+//      normalisation and σ by units (each thread its blocks of the layer's units, all rows), then
+//      the next segment; backward, the δ recurrence by rows stops at it, its δ (which couples the
+//      batch) is made by units, and the recurrence goes on below it;
 //   3. by units: the weight and bias gradients over the whole batch (BP3, BP4) in blocks of up to
 //      128 rows of W, each block's optimiser update applied at once, while its gradient is in
 //      cache. A thread that is done takes the blocks another has not started yet (the small ones
