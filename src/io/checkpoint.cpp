@@ -338,6 +338,12 @@ void read_tensors(const Metadata& m, const SafetensorsFile& file, Checkpoint& c)
                    shape_text(t->shape));
     std::memcpy(c.params.data() + ti.offset, file.bytes(*t), ti.size() * sizeof(float));
     check_finite(m, ti.name, ti.shape, c.params.data() + ti.offset, ti.size());
+    if (ti.name.ends_with(".running_var"))  // a variance below 0 would make evaluation's √ NaN
+      for (size_t i = 0; i < ti.size(); ++i)
+        if (c.params[ti.offset + i] < 0)
+          throw m.fail("tensor " + ti.name + "[" + std::to_string(i) + "] is " +
+                       printf_string("%g", c.params[ti.offset + i]) +
+                       ": a variance is never below 0 (nabla keeps it from squares), so the file was changed");
     ++known;
   }
   const size_t buffers = size_t(moment_buffers(c.config.optimizer));

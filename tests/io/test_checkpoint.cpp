@@ -118,6 +118,42 @@ TEST_CASE("a checkpoint round-trips bit for bit") {
   CHECK(read_bytes(q) == read_bytes(p));
 }
 
+TEST_CASE("a norm's tensors round-trip by name, and a negative running variance is refused") {
+  Config c = tiny_config();
+  c.layers[0].norm = Norm::batch_norm;
+  c.layers[1].norm = Norm::layer_norm;
+  Network<float> net(c.layers, 5, 4, c.loss.type, 1);
+  for (size_t k = 0; k < net.params().size(); ++k) net.params()[k] = 0.01f * float(k) + 0.05f;  // all > 0
+  const std::vector<float> opt(2 * net.params().size(), 0.5f);
+  io::RunState s;
+  s.epoch = 1;
+  s.step = 3;
+  s.optimizer_steps = 3;
+  const fs::path p = temp_path("norms.safetensors");
+  io::save_checkpoint(p.string(), c, net, opt, s);
+  const io::Checkpoint back = io::load_checkpoint(p.string());
+  CHECK(back.params == net.params());
+  CHECK(back.config.layers == c.layers);
+  std::vector<std::string> names;
+  for (const TensorInfo& t : net.tensors()) names.push_back(t.name);
+  CHECK(names == std::vector<std::string>{"layers.0.weight", "layers.0.bias", "layers.0.norm.weight",
+                                          "layers.0.norm.bias", "layers.0.norm.running_mean",
+                                          "layers.0.norm.running_var", "layers.1.weight", "layers.1.bias",
+                                          "layers.1.norm.weight", "layers.1.norm.bias"});
+  // A variance of −0.25 in a file whose CRCs say it was written so.
+  const size_t var = net.layers()[0].var_offset + 1;
+  net.params()[var] = -0.25f;
+  io::save_checkpoint(p.string(), c, net, opt, s);
+  try {
+    io::load_checkpoint(p.string());
+    FAIL("a negative running variance was loaded");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == p.string() +
+                                       ": tensor layers.0.norm.running_var[1] is -0.25: a variance is never below 0 "
+                                       "(nabla keeps it from squares), so the file was changed");
+  }
+}
+
 TEST_CASE("the model tensors are plain safetensors, named as PyTorch's nn.Linear") {
   const fs::path p = temp_path("plain.safetensors");
   good_checkpoint(p);
