@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -260,6 +261,55 @@ TEST_CASE("gradcheck fails on a planted error in the norms' backward") {
     CAPTURE(report_text(r, o));
     CHECK_FALSE(r.pass);
     CHECK_FALSE(r.tensors[0].pass);      // layers.0.weight
+    CHECK_FALSE(r.tensors.back().pass);  // the input
+  }
+  SUBCASE("layer_norm's δ without the row's coupling: μ and σ² of each sample taken as constants") {
+    // One normalised softmax layer, so the planted backward is short enough to write here:
+    // δʸ = (a − y)/B, and the planted δ = γ/√(σ² + ε) ⊙ δʸ (the right one subtracts the row means
+    // of γ ⊙ δʸ and of γ ⊙ δʸ ⊙ ẑ); then ∂C/∂W = δᵀx, ∂C/∂b = Σᵢ δ, ∂C/∂γ = Σᵢ δʸ ⊙ ẑ, ∂C/∂β = Σᵢ δʸ,
+    // ∂C/∂x = δ·W.
+    const int64_t B = 6, K = 10, n = batch.features;
+    Network<double> net({normed(int(K), Activation::softmax, Norm::layer_norm)}, n, K, LossKind::cross_entropy, B);
+    Rng rng(8);
+    net.initialize(rng);
+    const auto& d = net.layers()[0];
+    const std::vector<double>& p = net.params();
+    Rng unused;
+    const double* a = net.forward(batch.x.data(), B, &unused);
+    Gradients planted;
+    planted.params.assign(p.size(), 0.0);
+    planted.input.assign(batch.x.size(), 0.0);
+    for (int64_t i = 0; i < B; ++i) {
+      std::vector<double> z(static_cast<size_t>(K));
+      for (int64_t j = 0; j < K; ++j) {
+        z[size_t(j)] = p[d.b_offset + size_t(j)];
+        for (int64_t k = 0; k < n; ++k) z[size_t(j)] += batch.x[size_t(i * n + k)] * p[d.w_offset + size_t(j * n + k)];
+      }
+      double mean = 0, var = 0;
+      for (double v : z) mean += v / double(K);
+      for (double v : z) var += (v - mean) * (v - mean) / double(K);
+      const double inv = 1 / std::sqrt(var + d.norm_epsilon);
+      for (int64_t j = 0; j < K; ++j) {
+        const double dy = (a[i * K + j] - (batch.labels[size_t(i)] == j ? 1.0 : 0.0)) / double(B);
+        const double delta = p[d.gamma_offset + size_t(j)] * inv * dy;
+        planted.params[d.gamma_offset + size_t(j)] += dy * (z[size_t(j)] - mean) * inv;
+        planted.params[d.beta_offset + size_t(j)] += dy;
+        planted.params[d.b_offset + size_t(j)] += delta;
+        for (int64_t k = 0; k < n; ++k) {
+          planted.params[d.w_offset + size_t(j * n + k)] += delta * batch.x[size_t(i * n + k)];
+          planted.input[size_t(i * n + k)] += delta * p[d.w_offset + size_t(j * n + k)];
+        }
+      }
+    }
+    // The hand-written backward is right where the coupling does not enter: γ's and β's gradients.
+    const Gradients right = backprop(net, batch.x, batch.labels);
+    for (size_t k = d.gamma_offset; k < d.gamma_offset + 2 * size_t(K); ++k)
+      CHECK(planted.params[k] == doctest::Approx(right.params[k]).epsilon(1e-10));
+    const GradcheckReport r = gradcheck(net, batch.x, batch.labels, planted, o);
+    CAPTURE(report_text(r, o));
+    CHECK_FALSE(r.pass);
+    CHECK_FALSE(r.tensors[0].pass);      // layers.0.weight
+    CHECK(r.tensors[2].pass);            // layers.0.norm.weight
     CHECK_FALSE(r.tensors.back().pass);  // the input
   }
   SUBCASE("∂C/∂γ without ⊙ ẑ (which makes it ∂C/∂β), in batch_norm and in layer_norm") {
