@@ -402,13 +402,14 @@ LossResult Network<T>::loss_rows(const int32_t* labels, int64_t r0, int64_t r1, 
 }
 
 template <class T>
+typename Network<T>::NormBuffers Network<T>::norm_buffers(size_t l) {
+  return {dense_[l].out, delta_[l].data(), dy_[l].data(), xhat_[l].data(), params_.data() + dense_[l].gamma_offset};
+}
+
+template <class T>
 void Network<T>::norm_backward_rows(size_t l, int64_t r0, int64_t r1) {
   const Dense& d = dense_[l];
-  const int64_t out = d.out;
-  T* delta = delta_[l].data();
-  T* dy = dy_[l].data();
-  const T* xhat = xhat_[l].data();
-  const T* gamma = params_.data() + d.gamma_offset;
+  const auto [out, delta, dy, xhat, gamma] = norm_buffers(l);
   std::copy(delta + r0 * out, delta + r1 * out, dy + r0 * out);  // δʸ, for ∂C/∂γ and ∂C/∂β
   if (d.norm == Norm::layer_norm) {
     // δ = (1/√(σ² + ε))·(g − mean(g) − ẑ·mean(g ⊙ ẑ)), g = γ ⊙ δʸ, the means over the row's units
@@ -437,12 +438,7 @@ void Network<T>::norm_backward_rows(size_t l, int64_t r0, int64_t r1) {
 
 template <class T>
 void Network<T>::norm_backward_units(size_t l, int64_t u0, int64_t u1) {
-  const Dense& d = dense_[l];
-  const int64_t out = d.out;
-  T* delta = delta_[l].data();
-  T* dy = dy_[l].data();
-  const T* xhat = xhat_[l].data();
-  const T* gamma = params_.data() + d.gamma_offset;
+  const auto [out, delta, dy, xhat, gamma] = norm_buffers(l);
   const T* inv_std = inv_std_[l].data();
   // Σᵢ δʸ and Σᵢ δʸ ⊙ ẑ per unit, in the two scratch rows after inv_std (this block's columns only)
   T* sum_dy = inv_std_[l].data() + out;
@@ -499,7 +495,8 @@ size_t Network<T>::delta_rows(int64_t r0, int64_t r1, bool& bounded, size_t from
 }
 
 template <class T>
-void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b, T* grad_norm) const {
+void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b, T* grad_gamma,
+                                 T* grad_beta) const {
   const Dense& d = dense_[l];
   const int rows = int(rows_), in = int(d.in), out = int(d.out), units = int(u1 - u0);
   // BP4: ∂C/∂W[u0:u1, :] = δ[:, u0:u1]ᵀ · a_prev
@@ -511,11 +508,10 @@ void Network<T>::weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T*
     const T* row = block + size_t(i) * size_t(out);
     for (int j = 0; j < units; ++j) grad_b[j] += row[j];
   }
-  if (d.norm == Norm::none || !grad_norm) return;
+  if (d.norm == Norm::none || !grad_gamma) return;
   // ∂C/∂γ = Σᵢ δʸ ⊙ ẑ and ∂C/∂β = Σᵢ δʸ, for units [u0, u1)
-  T* grad_gamma = grad_norm;
-  T* grad_beta = grad_norm + units;
-  std::fill(grad_norm, grad_norm + 2 * units, T(0));
+  std::fill(grad_gamma, grad_gamma + units, T(0));
+  std::fill(grad_beta, grad_beta + units, T(0));
   for (int i = 0; i < rows; ++i) {
     const T* dy = dy_[l].data() + size_t(i) * size_t(out) + u0;
     const T* xhat = xhat_[l].data() + size_t(i) * size_t(out) + u0;
@@ -555,8 +551,10 @@ void Network<T>::backward(T* grad_x) {
     norm_backward_units(l, 0, dense_[l].out);
   for (size_t l = 0; l < dense_.size(); ++l) {
     const Dense& d = dense_[l];
+    const bool normed = d.norm != Norm::none;
     weight_gradient(l, 0, d.out, grads_.data() + d.w_offset, grads_.data() + d.b_offset,
-                    d.norm != Norm::none ? grads_.data() + d.gamma_offset : nullptr);
+                    normed ? grads_.data() + d.gamma_offset : nullptr,
+                    normed ? grads_.data() + d.beta_offset : nullptr);
   }
   if (!grad_x) return;
   // ∂C/∂x (rows x inputs) = δ⁰ · W⁰, through the input dropout's mask when there was one

@@ -162,10 +162,11 @@ class Network {
   void norm_backward_units(size_t l, int64_t u0, int64_t u1);
   // BP3 and BP4 for units [u0, u1) of dense layer l, over the whole batch:
   //   grad_w ((u1 − u0) x in) = δ[:, u0:u1]ᵀ · a_prev        grad_b = column sums of δ[:, u0:u1]
-  // and with a norm, its γ's and β's (grad_norm: (u1 − u0) of each, γ's first). It reads δ and the
-  // activations, never params(): the trainer's threads run it while others update their blocks of
-  // params() (parallel.hpp). A term that read θ here would race.
-  void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b, T* grad_norm = nullptr) const;
+  // and with a norm, its γ's and β's ((u1 − u0) each). It reads δ and the activations, never
+  // params(): the trainer's threads run it while others update their blocks of params()
+  // (parallel.hpp). A term that read θ here would race.
+  void weight_gradient(size_t l, int64_t u0, int64_t u1, T* grad_w, T* grad_b, T* grad_gamma = nullptr,
+                       T* grad_beta = nullptr) const;
 
   // --- bf16 ------------------------------------------------------------------------------------
   // Training batches from now on run their GEMMs in bf16 (Network<float> only). Rounds params()
@@ -226,6 +227,15 @@ class Network {
   void finish(size_t l, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Rng* dropout_rng);
   // A row-local norm backward (layer_norm, or batch_norm in evaluation) for rows [r0, r1).
   void norm_backward_rows(size_t l, int64_t r0, int64_t r1);
+  // What a norm's backward reads and writes of layer l: δ (δʸ on the way in), δʸ's copy, ẑ, γ.
+  struct NormBuffers {
+    int64_t out;
+    T* delta;
+    T* dy;
+    const T* xhat;
+    const T* gamma;
+  };
+  NormBuffers norm_buffers(size_t l);
 
   LossSpec loss_;
   int64_t inputs_ = 0;

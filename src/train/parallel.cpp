@@ -204,6 +204,24 @@ void clamp(float* g, size_t n, double c) {
 
 }  // namespace
 
+DataParallel::Ranges DataParallel::ranges_of(const Block& b) const {
+  const auto& d = net_.layers()[b.layer];
+  const size_t units = size_t(b.u1 - b.u0), u0 = size_t(b.u0);
+  return {{d.w_offset + u0 * size_t(d.in), d.b_offset + u0, d.gamma_offset + u0, d.beta_offset + u0},
+          {units * size_t(d.in), units, units, units},
+          d.norm != Norm::none ? 4 : 2};
+}
+
+double DataParallel::block_gradient(const Block& b, const Ranges& r, float* const g[4], bool squares) {
+  net_.weight_gradient(b.layer, b.u0, b.u1, g[0], g[1], r.count == 4 ? g[2] : nullptr, r.count == 4 ? g[3] : nullptr);
+  double sum = 0;
+  for (int i = 0; i < r.count; ++i) {
+    clamp(g[i], r.size[i], clip_.value);
+    if (squares) sum += sum_of_squares(g[i], r.size[i]);
+  }
+  return sum;
+}
+
 bool DataParallel::update(Optimizer& optimizer, double lr, double* gradient_norm) {
   if (clip_.norm > 0) return update_clipped(optimizer, lr, gradient_norm);
   optimizer.begin_step();
@@ -211,26 +229,15 @@ bool DataParallel::update(Optimizer& optimizer, double lr, double* gradient_norm
   bf16* rounded = net_.params_bf16();  // the weights' bf16 twin, kept current
   reset_blocks();
   auto phase3 = [&](int k) {
-    float* grad_w = scratch_[size_t(k)].data();
     bool finite = true;
     for_each_block(k, [&](const Block& b) {
-      const auto& d = net_.layers()[b.layer];
-      const size_t units = size_t(b.u1 - b.u0), in = size_t(d.in);
-      const size_t extra = d.norm != Norm::none ? 2 * units : 0;  // γ's and β's
-      float* grad_b = grad_w + units * in;
-      float* grad_norm = extra ? grad_b + units : nullptr;
-      net_.weight_gradient(b.layer, b.u0, b.u1, grad_w, grad_b, grad_norm);
-      const size_t n = units * in + units + extra;  // the block's gradient, contiguous in scratch
-      clamp(grad_w, n, clip_.value);
-      if (gradient_norm) squares_[b.index] = sum_of_squares(grad_w, n);
-      const size_t w0 = d.w_offset + size_t(b.u0) * in, b0 = d.b_offset + size_t(b.u0);  // rows u0.. of W, and of b
-      finite = optimizer.update(theta, grad_w, lr, w0, w0 + units * in, rounded) && finite;
-      finite = optimizer.update(theta, grad_b, lr, b0, b0 + units) && finite;
-      if (extra) {
-        const size_t g0 = d.gamma_offset + size_t(b.u0), be0 = d.beta_offset + size_t(b.u0);
-        finite = optimizer.update(theta, grad_norm, lr, g0, g0 + units) && finite;
-        finite = optimizer.update(theta, grad_norm + units, lr, be0, be0 + units) && finite;
-      }
+      const Ranges r = ranges_of(b);
+      float* g[4];  // the block's gradients, one after the other in this thread's scratch
+      for (int i = 0, at = 0; i < r.count; at += int(r.size[i]), ++i) g[i] = scratch_[size_t(k)].data() + at;
+      const double squares = block_gradient(b, r, g, gradient_norm != nullptr);
+      if (gradient_norm) squares_[b.index] = squares;
+      for (int i = 0; i < r.count; ++i)  // W's rows (and their bf16 twin), b's, γ's, β's
+        finite = optimizer.update(theta, g[i], lr, r.at[i], r.at[i] + r.size[i], i == 0 ? rounded : nullptr) && finite;
     });
     updated_finite_[size_t(k)] = finite;
   };
@@ -252,38 +259,14 @@ bool DataParallel::all_updated_finite() const {
 }
 
 bool DataParallel::update_clipped(Optimizer& optimizer, double lr, double* gradient_norm) {
-  // Phase 3a: every block's gradient, to its place in grads() (W's rows, b's, and γ's and β's with
-  // a norm: four ranges), and its sum of squares.
+  // Phase 3a: every block's gradient, to its places in grads(), and its sum of squares.
   float* grads = net_.grads().data();
-  struct Ranges {
-    size_t at[4];
-    size_t size[4];
-    int count;
-  };
-  auto ranges_of = [&](const Block& b) {
-    const auto& d = net_.layers()[b.layer];
-    const size_t units = size_t(b.u1 - b.u0), u0 = size_t(b.u0);
-    Ranges r{{d.w_offset + u0 * size_t(d.in), d.b_offset + u0, d.gamma_offset + u0, d.beta_offset + u0},
-             {units * size_t(d.in), units, units, units},
-             d.norm != Norm::none ? 4 : 2};
-    return r;
-  };
   reset_blocks();
   auto phase3a = [&](int k) {
-    float* scratch = scratch_[size_t(k)].data();  // γ's then β's, for their two places in grads()
     for_each_block(k, [&](const Block& b) {
       const Ranges r = ranges_of(b);
-      net_.weight_gradient(b.layer, b.u0, b.u1, grads + r.at[0], grads + r.at[1], r.count == 4 ? scratch : nullptr);
-      if (r.count == 4) {
-        std::copy(scratch, scratch + r.size[2], grads + r.at[2]);
-        std::copy(scratch + r.size[2], scratch + 2 * r.size[2], grads + r.at[3]);
-      }
-      double squares = 0;
-      for (int i = 0; i < r.count; ++i) {
-        clamp(grads + r.at[i], r.size[i], clip_.value);
-        squares += sum_of_squares(grads + r.at[i], r.size[i]);
-      }
-      squares_[b.index] = squares;
+      float* const g[4] = {grads + r.at[0], grads + r.at[1], grads + r.at[2], grads + r.at[3]};
+      squares_[b.index] = block_gradient(b, r, g, true);
     });
   };
   team_.run(phase3a);

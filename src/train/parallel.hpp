@@ -99,6 +99,17 @@ class DataParallel {
     size_t index;    // in the order of all blocks, layer by layer: where its squares are summed
   };
 
+  // A block's parameters in params() (and grads()): W's rows u0..u1 of the layer, b's, and with a
+  // norm γ's and β's: `count` ranges.
+  struct Ranges {
+    size_t at[4];
+    size_t size[4];
+    int count;
+  };
+  Ranges ranges_of(const Block& b) const;
+  // The block's gradients into g[0 .. r.count) (r.size[i] floats each), clamped by clip_grad_value;
+  // with `squares`, returns their sum of squares.
+  double block_gradient(const Block& b, const Ranges& r, float* const g[4], bool squares);
   // Runs f(block) for thread k's blocks, then for those that the others have not started; every
   // block runs once between two reset_blocks().
   template <class F>
