@@ -19,6 +19,18 @@ either precision.
   torch   scripts/bench_torch.py, PyTorch from Debian, in-memory tensors, a plain loop, with
           OPENBLAS_NUM_THREADS matched (and OMP_WAIT_POLICY=PASSIVE at 2 threads)
 
+With --sweep, the width and depth sweep instead: the networks of SWEEP (784-H...-10, relu, batch and
+threads as listed) side by side with PyTorch in every round, against the ceiling measured in the same
+round (OpenBLAS's square 1024 sgemm at 1 and 2 threads, bench_gemm --square), each row's GFLOP/s
+counted two ways: "computed" = the products nabla runs (z, ∂W for every layer, δ through W for every
+layer but the first: 2·(2F + F_up) FLOP a sample, F the multiply-adds of the forward pass and F_up
+those of the layers above the first) and "3F" = the usual 3·2F, which counts the first layer's ∂x
+that nobody needs. The fraction of the ceiling uses "computed". Where the CPU has AVX-512 BF16, the
+wide rows also in bf16, against float and against the bf16 products of one step. And evaluation:
+`nabla eval --batch 1024` (its in-process pass, `seconds` of --json) against PyTorch's inference
+over tensors in memory at batch 1024 (bench_predict_torch.py, torch.inference_mode), samples/s, at
+2 threads, on the reference network and on 1024-1024 (each trained for one epoch first).
+
 Within a run the first epoch is a warm-up; a run's figure is the median of the others, and the
 table shows the median over the rounds. The ratios are paired: each round's nabla time divided by
 the same round's bound (or PyTorch) time, run just before or after it, and the median of those, so
@@ -46,12 +58,13 @@ def max_rss_mb(cmd, env=None):
         return out, int(t.read().split()[-1]) / 1024
 
 
-def run_nabla(build, batch, threads, epochs, precision):
+def run_nabla(build, batch, threads, epochs, precision, sets=()):
     out = tempfile.mkdtemp(prefix="nabla-bench-")
     _, rss = max_rss_mb([os.path.join(build, "nabla"), "train", os.path.join(ROOT, "configs", "default.json"),
                          "--quiet", "--out", out, "--epochs", str(epochs), "--threads", str(threads),
                          "--set", "data.validation=0", "--set", f"training.batch_size={batch}",
-                         "--set", "checkpoint.every=0", "--set", f'training.precision="{precision}"'])
+                         "--set", "checkpoint.every=0", "--set", f'training.precision="{precision}"']
+                        + [a for s in sets for a in ("--set", s)])
     with open(os.path.join(out, "metrics.jsonl")) as f:
         seconds = [json.loads(line)["seconds"] for line in f]
     with open(os.path.join(out, "summary.json")) as f:
@@ -61,23 +74,147 @@ def run_nabla(build, batch, threads, epochs, precision):
             "eval": summary["eval_seconds"] / len(seconds)}
 
 
-def run_bound(build, batch, threads, precision, blas_threads=False):
-    out, rss = max_rss_mb([os.path.join(build, "tests", "bench_gemm"), "--batch", str(batch), "--threads",
-                           str(threads), "--samples", str(SAMPLES), "--repeats", "3"]
+def run_bound(build, batch, threads, precision, blas_threads=False, widths="784,256,128,10"):
+    out, rss = max_rss_mb([os.path.join(build, "tests", "bench_gemm"), "--layers", widths, "--batch", str(batch),
+                           "--threads", str(threads), "--samples", str(SAMPLES), "--repeats", "3"]
                           + (["--bf16"] if precision == "bf16" else [])
                           + (["--blas-threads"] if blas_threads else []))
     return {"epoch": json.loads(out)["seconds_per_epoch"], "rss": rss}
 
 
-def run_torch(batch, threads, epochs, precision):
+def run_torch(batch, threads, epochs, precision, hidden="256,128"):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if threads > 1:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     out, rss = max_rss_mb(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_torch.py"), "--threads",
-                           str(threads), "--batch", str(batch), "--epochs", str(epochs)]
+                           str(threads), "--batch", str(batch), "--epochs", str(epochs), "--hidden", hidden]
                           + (["--bf16"] if precision == "bf16" else []), env=env)
     d = json.loads(out)
     return {"epoch": statistics.median(d["epoch_seconds"][1:]), "rss": rss, "load": d["load_seconds"]}
+
+
+# The sweep: hidden layers, batch, threads. The last is the network chosen for a larger data set
+# (three hidden layers narrowing from 2048, at a batch of 512).
+SWEEP = [("256-128", 256, 2), ("1024-1024", 256, 2), ("1024-1024", 256, 1), ("2048-2048", 256, 2),
+         ("512-512-512-512", 128, 2), ("2048-1024-512", 512, 2)]
+WIDE = ("1024-1024", "2048-2048", "2048-1024-512")  # the rows also run in bf16 where it exists
+
+
+def layers_set(hidden):
+    dense = [{"type": "dense", "units": int(w), "activation": "relu", "init": "he"} for w in hidden.split("-")]
+    return "model.layers=" + json.dumps(dense + [{"type": "dense", "units": 10, "activation": "softmax"}])
+
+
+def flop_per_sample(hidden):
+    """(computed, 3F): the FLOP a training step does per sample, as the module docstring counts them."""
+    w = [784] + [int(x) for x in hidden.split("-")] + [10]
+    macs = [a * b for a, b in zip(w, w[1:])]
+    return 2 * (2 * sum(macs) + sum(macs[1:])), 3 * 2 * sum(macs)
+
+
+def square(build, threads, bf16=False):
+    out = subprocess.run([os.path.join(build, "tests", "bench_gemm"), "--square", "1024", "--threads", str(threads),
+                          "--repeats", "3"] + (["--bf16"] if bf16 else []), check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)["gflops"]
+
+
+def has_bf16():
+    with open("/proc/cpuinfo") as f:
+        return "avx512_bf16" in f.read()
+
+
+def sweep(args):
+    bf16 = has_bf16()
+    if not bf16:
+        print("no AVX-512 BF16 on this CPU (avx512_bf16 is not in /proc/cpuinfo): the sweep runs in float only",
+              file=sys.stderr)
+    cases = [(h, b, t, "fp32") for h, b, t in SWEEP] + \
+            ([(h, b, t, "bf16") for h, b, t in SWEEP if h in WIDE and t == 2] if bf16 else [])
+    res = {c: {"nabla": [], "torch": [], "bound": []} for c in cases}
+    ceiling = {1: [], 2: [], "bf16": []}
+    evals = {h: {"nabla": [], "torch": []} for h in ("256-128", "1024-1024")}
+    ckpts, tmp = {}, tempfile.mkdtemp(prefix="nabla-sweep-")
+    for h in evals:  # one epoch's checkpoint of each network, to evaluate
+        out = os.path.join(tmp, h)
+        subprocess.run([os.path.join(args.build, "nabla"), "train", os.path.join(ROOT, "configs", "default.json"),
+                        "--quiet", "--out", out, "--epochs", "1", "--set", "data.validation=0",
+                        "--set", layers_set(h)], check=True)
+        ckpts[h] = os.path.join(out, "checkpoints", "best.safetensors")
+    for r in range(args.rounds):
+        for t in (1, 2):
+            ceiling[t].append(square(args.build, t))
+        if bf16:
+            ceiling["bf16"].append(square(args.build, 2, bf16=True))
+        for c in cases:
+            hidden, batch, threads, precision = c
+            widths = ",".join(["784"] + hidden.split("-") + ["10"])
+            res[c]["nabla"].append(run_nabla(args.build, batch, threads, args.epochs, precision, [layers_set(hidden)]))
+            if precision == "bf16":
+                res[c]["bound"].append(run_bound(args.build, batch, threads, precision, widths=widths))
+            if not args.no_torch:
+                res[c]["torch"].append(run_torch(batch, threads, args.epochs, precision, hidden.replace("-", ",")))
+            print(f"round {r + 1}/{args.rounds} {hidden} b{batch} t{threads} {precision}: nabla "
+                  f"{res[c]['nabla'][-1]['epoch']:.3f} s"
+                  + (f", torch {res[c]['torch'][-1]['epoch']:.3f} s" if res[c]["torch"] else ""), file=sys.stderr)
+        for h, ck in ckpts.items():
+            out = subprocess.run([os.path.join(args.build, "nabla"), "eval", ck, "--json", "--batch", "1024",
+                                  "--threads", "2"], check=True, capture_output=True, text=True).stdout
+            evals[h]["nabla"].append(json.loads(out)["samples_per_second"])
+            if not args.no_torch:
+                env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", OMP_WAIT_POLICY="PASSIVE")
+                out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_predict_torch.py"), ck,
+                                      "--threads", "2", "--batch", "1024"], check=True, capture_output=True,
+                                     text=True, env=env).stdout
+                evals[h]["torch"].append(json.loads(out)["samples_per_second"])
+    subprocess.run(["rm", "-rf", tmp])
+
+    med = statistics.median
+    rows = []
+    for c in cases:
+        hidden, batch, threads, precision = c
+        n = [x["epoch"] for x in res[c]["nabla"]]
+        computed, usual = flop_per_sample(hidden)
+        row = {"hidden": hidden, "batch": batch, "threads": threads, "precision": precision, "nabla_s": med(n),
+               "gflops_computed": computed * SAMPLES / med(n) / 1e9, "gflops_3f": usual * SAMPLES / med(n) / 1e9,
+               "runs": {k: [x["epoch"] for x in v] for k, v in res[c].items()}}
+        # Paired with the same round's ceiling (float: at the row's threads; bf16: the bf16 product at 2).
+        ceil = ceiling["bf16"] if precision == "bf16" else ceiling[threads]
+        row["of_ceiling"] = med(computed * SAMPLES / x / 1e9 / g for x, g in zip(n, ceil))
+        row["ceiling_gflops"] = med(ceil)
+        if res[c]["torch"]:
+            row["torch_s"] = med(x["epoch"] for x in res[c]["torch"])
+            row["vs_torch"] = med(a / b["epoch"] for a, b in zip(n, res[c]["torch"]))
+        if precision == "bf16":
+            f = [x["epoch"] for x in res[(hidden, batch, threads, "fp32")]["nabla"]]
+            row["speedup_vs_fp32"] = med(b / a for a, b in zip(n, f))
+            row["bound_s"] = med(x["epoch"] for x in res[c]["bound"])
+            row["vs_bound"] = med(a / b["epoch"] for a, b in zip(n, res[c]["bound"]))
+        rows.append(row)
+    fmt = lambda x, f: (f % x) if x is not None else ("%" + f[1:].split(".")[0] + "s") % "-"
+    print(f"{'hidden':16} {'batch':>5} {'thr':>3} {'prec':>4} {'nabla s':>8} {'GFLOP/s':>8} {'3F GF/s':>8} "
+          f"{'x ceil':>6} {'torch s':>8} {'x torch':>7} {'x fp32':>6} {'x bound':>7}")
+    for r in rows:
+        print(f"{r['hidden']:16} {r['batch']:>5} {r['threads']:>3} {r['precision']:>4} {r['nabla_s']:>8.3f} "
+              f"{r['gflops_computed']:>8.1f} {r['gflops_3f']:>8.1f} {r['of_ceiling']:>6.2f} "
+              f"{fmt(r.get('torch_s'), '%8.3f')} {fmt(r.get('vs_torch'), '%7.2f')} "
+              f"{fmt(r.get('speedup_vs_fp32'), '%6.2f')} {fmt(r.get('vs_bound'), '%7.2f')}")
+    print(f"ceiling: square 1024 sgemm {med(ceiling[1]):.1f} GFLOP/s on 1 thread, {med(ceiling[2]):.1f} on 2"
+          + (f"; bf16 {med(ceiling['bf16']):.1f} on 2" if ceiling["bf16"] else ""))
+    eval_rows = []
+    for h, e in evals.items():
+        row = {"hidden": h, "batch": 1024, "threads": 2, "nabla_samples_per_s": med(e["nabla"]),
+               "torch_samples_per_s": med(e["torch"]) if e["torch"] else None,
+               "x_torch": med(a / b for a, b in zip(e["nabla"], e["torch"])) if e["torch"] else None}
+        eval_rows.append(row)
+        print(f"eval {h:10} batch 1024, 2 threads: nabla {row['nabla_samples_per_s']:.0f} samples/s"
+              + (f", torch {row['torch_samples_per_s']:.0f}, {row['x_torch']:.2f}x" if e["torch"] else ""))
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": args.rounds, "sweep": rows,
+                   "ceiling_gflops": {"1": ceiling[1], "2": ceiling[2], "bf16_2": ceiling["bf16"]},
+                   "bf16": bf16, "eval": eval_rows}, f, indent=1)
+    print(f"written: {args.json}")
 
 
 def main():
@@ -87,8 +224,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=4, help="per run, the first being a warm-up")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--bf16", action="store_true", help="also nabla in bf16 (training.precision)")
-    ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench.json"))
+    ap.add_argument("--sweep", action="store_true", help="the width and depth sweep instead (docstring)")
+    ap.add_argument("--json", help="default: build/bench.json, with --sweep build/bench-sweep.json")
     args = ap.parse_args()
+    if not args.json:
+        args.json = os.path.join(ROOT, "build", "bench-sweep.json" if args.sweep else "bench.json")
+    if args.sweep:
+        return sweep(args)
 
     precisions = ("fp32", "bf16") if args.bf16 else ("fp32",)
     cases = [(name, batch, threads, p) for p in precisions for name, batch in (("W", 64), ("W256", 256))

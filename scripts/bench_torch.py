@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--hidden", default="256,128", help="the hidden layers' widths, relu each")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -39,8 +40,11 @@ def main():
     x = torch.from_numpy(read_idx(os.path.join(data, "train-images-idx3-ubyte.gz")).astype(np.float32) / 255)
     y = torch.from_numpy(read_idx(os.path.join(data, "train-labels-idx1-ubyte.gz")))
     load = time.perf_counter() - t0
-    net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(),
-                              torch.nn.Linear(128, 10))
+    widths = [x.shape[1]] + [int(w) for w in args.hidden.split(",")]
+    layers = []
+    for i, o in zip(widths, widths[1:]):
+        layers += [torch.nn.Linear(i, o), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], 10))
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = x.shape[0]

@@ -101,6 +101,8 @@ void print_evaluation_json(std::ostream& out, const std::string& checkpoint, con
     j["top_k"] = e.top_k;
     j["top_k_accuracy"] = e.samples ? double(e.top_k_correct) / double(e.samples) : 0.0;
   }
+  j["seconds"] = e.seconds;  // the pass, loading the batches included; not the checkpoint's loading
+  j["samples_per_second"] = e.seconds > 0 ? double(e.samples) / e.seconds : 0.0;
   out << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 

@@ -25,7 +25,8 @@ struct EvalFlags {
   std::string images, labels, csv;
   bool csv_header = false, json = false;
   int64_t top = 5;
-  std::string confusion;  // an SVG file to draw the confusion matrix in
+  std::string confusion;           // an SVG file to draw the confusion matrix in
+  int64_t threads = 0, batch = 0;  // 0: the checkpoint's config's
 };
 
 int eval_command(const EvalFlags& f) {
@@ -41,7 +42,8 @@ int eval_command(const EvalFlags& f) {
     data->source.labels = f.labels;
     data->format = DataFormat::idx;
   }
-  const CheckpointEvaluation e = evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr, f.top);
+  const CheckpointEvaluation e =
+      evaluate_checkpoint(f.checkpoint, data ? &*data : nullptr, {f.top, int(f.threads), f.batch});
   for (const std::string& w : e.warnings) std::cerr << "warning: " << w << "\n";
   if (!f.confusion.empty())
     io::write_atomically(f.confusion, report::confusion_svg(e.result.matrix(), e.class_names,
@@ -62,11 +64,12 @@ struct PredictFlags {
   int64_t top = 1;
   bool json = false;
   bool csv_header = false;
+  int64_t threads = 0, batch = 0;  // 0: the checkpoint's config's
 };
 
 int predict_command(const PredictFlags& f) {
   const io::Checkpoint ck = io::load_checkpoint(f.checkpoint);
-  Predictor predictor(ck);
+  Predictor predictor(ck, int(f.threads), f.batch);
   std::vector<std::string> names = ck.config.data.class_names;
   if (int64_t(names.size()) != predictor.classes()) names.clear();
   // To a file: written whole when every input has been read, so that a failure leaves no half file.
@@ -113,6 +116,17 @@ int export_command(const ExportFlags& f) {
   return kOk;
 }
 
+// --threads and --batch of eval and predict: how the network's passes run, not what they give (in
+// the trainer's batches, the same bits on any thread count).
+void add_pass_options(CLI::App* cmd, int64_t& threads, int64_t& batch) {
+  cmd->add_option("--threads", threads, "Threads to share each batch's rows (default: the config's training.threads)")
+      ->transform(whole_number(1, 1024));
+  cmd->add_option("--batch", batch,
+                  "Samples a batch (default: the config's training.batch_size; in other batches the outputs may differ "
+                  "from the trainer's in a float's last bits)")
+      ->transform(whole_number(1, 1 << 20));
+}
+
 }  // namespace
 
 // eval: a checkpoint's loss, accuracy and confusion on a test set.
@@ -134,6 +148,7 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str();
   eval->add_option("--confusion", f.confusion,
                    "Also draw the confusion matrix as a heat map into this SVG file (counts, per-class accuracy)");
+  add_pass_options(eval, f.threads, f.batch);
   images->needs(labels);
   labels->needs(images);
   csv->excludes(images)->excludes(labels);
@@ -161,6 +176,7 @@ Command add_predict(CLI::App& app) {
   predict->add_flag("--csv-header", f.csv_header,
                     "CSV inputs have a header row to pass over (without this flag, a first row that is not numbers "
                     "is taken for one)");
+  add_pass_options(predict, f.threads, f.batch);
   return {predict, [flags] { return predict_command(*flags); }};
 }
 

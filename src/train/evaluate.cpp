@@ -1,5 +1,6 @@
 #include "train/evaluate.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <string_view>
 #include <utility>
@@ -8,6 +9,7 @@
 #include "math/blas.hpp"
 #include "nn/loss.hpp"
 #include "train/manifest.hpp"
+#include "train/parallel.hpp"
 #include "train/predict.hpp"
 #include "util/error.hpp"
 
@@ -43,16 +45,18 @@ namespace {
 // Whether `label` is among the k most probable classes of a row of outputs: fewer than k classes
 // rank above it (more probable, or as probable and lower).
 bool in_top(const float* outputs, int64_t count, int64_t label, int64_t k) {
-  const std::vector<float> p = class_probabilities(outputs, count);
+  const float pair[2] = {count == 1 ? 1 - outputs[0] : 0, count == 1 ? outputs[0] : 0};
+  const float* p = count == 1 ? pair : outputs;  // class_probabilities, without a vector a row
+  const int64_t classes = count == 1 ? 2 : count;
   int64_t above = 0;
-  for (int64_t c = 0; c < int64_t(p.size()); ++c)
-    above += p[size_t(c)] > p[size_t(label)] || (p[size_t(c)] == p[size_t(label)] && c < label);
+  for (int64_t c = 0; c < classes; ++c) above += p[c] > p[label] || (p[c] == p[label] && c < label);
   return above < k;
 }
 
 }  // namespace
 
-Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t classes, int64_t top_k) {
+Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, Team& team, int64_t classes, int64_t top_k) {
+  const auto start = std::chrono::steady_clock::now();
   Evaluation e;
   e.classes = classes;
   e.top_k = top_k;
@@ -63,7 +67,7 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
   loader.start_epoch(0);
   data::Batch b;
   while (loader.next(b)) {
-    const float* a = net.forward(b.x, b.rows);
+    const float* a = forward_rows_on(team, net, b.x, b.rows);
     const LossResult r = net.loss(b.labels, false, /*plain=*/true);
     loss_sum += r.loss * double(b.rows);
     correct += r.correct;
@@ -79,6 +83,7 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t clas
     e.loss = loss_sum / double(e.samples);
     e.accuracy = double(correct) / double(e.samples);
   }
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return e;
 }
 
@@ -114,10 +119,13 @@ void check_test_files(const std::string& path, const Config& c) {
 
 }  // namespace
 
-CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* given, int64_t top_k) {
+CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* given, const EvalOptions& options) {
   const io::Checkpoint ck = io::load_checkpoint(path);
   const Config& c = ck.config;
-  set_blas_threads(1);  // as the trainer evaluates, so the figures match its metrics bit for bit
+  const int threads = options.threads > 0 ? options.threads : int(c.training.threads);
+  // The trainer's batches unless told otherwise, so that the figures match its metrics bit for bit.
+  const int64_t batch = options.batch > 0 ? options.batch : c.training.batch_size;
+  set_blas_threads(1);  // every GEMM on one thread, as the trainer evaluates
   EvalData d{c.data.test, c.data.format, c.data.csv_header};
   if (given)
     d = *given;
@@ -129,18 +137,19 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData
   const int64_t classes = ck.outputs == 1 ? 2 : ck.outputs;
   check_fits(ck, d, info, classes);
 
-  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss.type, std::min(c.training.batch_size, info.count));
+  Network<float> net(c.layers, ck.inputs, ck.outputs, c.loss.type, std::min(batch, info.count));
   net.params() = ck.params;
   data::LoaderOptions lo;
-  lo.batch_size = c.training.batch_size;  // the trainer's batches, so the figures match its metrics exactly
+  lo.batch_size = batch;
   lo.shuffle = false;
   lo.scale = c.data.scale;
   lo.memory_budget_bytes = c.data.memory_budget_mb << 20;
   data::BatchLoader loader(d.source, d.format, d.csv_header, lo);
-  check_blas_room(1);
+  check_blas_room(threads);
+  Team team(threads);
   // Top-K says something only for K below the class count: every label is among all of them.
-  const int64_t k = top_k < classes ? top_k : 0;
-  CheckpointEvaluation result{ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, classes, k), {}, {}};
+  const int64_t k = options.top_k < classes ? options.top_k : 0;
+  CheckpointEvaluation result{ck.state.epoch, ck.state.step, d.name(), evaluate(net, loader, team, classes, k), {}, {}};
   if (int64_t(c.data.class_names.size()) == classes) result.class_names = c.data.class_names;
   if (!given) {
     for (const std::string& m : ck.moved)

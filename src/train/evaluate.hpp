@@ -8,6 +8,7 @@
 #include "config/types.hpp"
 #include "data/loader.hpp"
 #include "nn/network.hpp"
+#include "train/team.hpp"
 
 namespace nabla {
 
@@ -19,6 +20,7 @@ struct Evaluation {
   std::vector<int64_t> confusion;  // classes x classes, row = true label, column = prediction
   int64_t top_k = 0;               // with evaluate(..., top_k): the samples whose label is among the
   int64_t top_k_correct = 0;       // top_k most probable classes
+  double seconds = 0;              // the pass's wall time, the loader's batches included
 
   int64_t count(int64_t label, int64_t predicted) const { return confusion[size_t(label * classes + predicted)]; }
   int64_t total(int64_t label) const;                // the samples of a class
@@ -27,9 +29,10 @@ struct Evaluation {
   std::vector<std::vector<int64_t>> matrix() const;  // the confusion matrix, a row per true label
 };
 
-// Over every batch of loader, in evaluation mode (no dropout); with top_k > 0 it also counts the
+// Over every batch of loader, in evaluation mode (no dropout), each batch's rows shared out to the
+// team (forward_rows_on: the same bits on any thread count); with top_k > 0 it also counts the
 // samples whose label is among the top_k most probable classes (ranked as predict ranks them).
-Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, int64_t classes, int64_t top_k = 0);
+Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, Team& team, int64_t classes, int64_t top_k = 0);
 
 // The data a checkpoint is evaluated on: its config's test set, or another one.
 struct EvalData {
@@ -47,9 +50,16 @@ struct CheckpointEvaluation {
   std::vector<std::string> warnings;     // the config's test files, changed since its run recorded them
 };
 
-// Evaluates checkpoint `path` on `data` (given) or on its config's test set, with the trainer's
-// batches and one BLAS thread, so that the figures equal the trainer's metrics bit for bit. Throws
+struct EvalOptions {
+  int64_t top_k = 0;
+  int threads = 0;    // 0: the config's training.threads
+  int64_t batch = 0;  // 0: the config's training.batch_size
+};
+
+// Evaluates checkpoint `path` on `data` (given) or on its config's test set. In the trainer's
+// batches (the default) the figures equal the trainer's metrics bit for bit, on any thread count;
+// in batches of another size they may differ from them in the last bits of a float. Throws
 // nabla::Error when the data does not fit the checkpoint's network.
-CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* data, int64_t top_k = 0);
+CheckpointEvaluation evaluate_checkpoint(const std::string& path, const EvalData* data, const EvalOptions& options);
 
 }  // namespace nabla

@@ -168,6 +168,18 @@ StepResult DataParallel::compute(const data::Batch& batch, uint64_t dropout_seed
   return r;
 }
 
+const float* forward_rows_on(Team& team, Network<float>& net, const float* x, int64_t rows) {
+  net.begin_batch(x, rows, /*training=*/false);
+  const int n = team.size();
+  const int64_t per_block = DataParallel::block_rows(rows), blocks = (rows + per_block - 1) / per_block;
+  auto forward = [&](int k) {
+    for (int64_t j = blocks * k / n; j < blocks * (k + 1) / n; ++j)
+      net.forward_rows(j * per_block, std::min(rows, (j + 1) * per_block), nullptr);
+  };
+  team.run(forward);
+  return net.activations(net.layers().size() - 1);
+}
+
 namespace {
 
 // The sum of squares of n floats, in double.

@@ -92,6 +92,9 @@ class DataParallel {
   // After a compute() that was not finite: where the first non-finite value is (see Network).
   std::string first_nonfinite() const { return net_.first_nonfinite(); }
 
+  // The step's threads, for the evaluation passes between epochs (forward_rows_on).
+  Team& team() { return team_; }
+
  private:
   struct Block {
     size_t layer;
@@ -136,5 +139,12 @@ class DataParallel {
   std::vector<double> squares_;  // per block of units: the sum of its squared gradients
   std::vector<float> x_;         // a batch scaled from bytes, when the loader defers
 };
+
+// Inference over a batch of `rows` rows of x on a team: each thread runs the forward pass (in
+// evaluation mode: no dropout, a norm's running statistics) for its blocks of rows, with
+// single-threaded GEMMs. The blocks are block_rows(rows) long whatever the team's size, so the
+// outputs have the same bits on any thread count. Returns the output layer's activations
+// (rows x outputs), in net's workspace.
+const float* forward_rows_on(Team& team, Network<float>& net, const float* x, int64_t rows);
 
 }  // namespace nabla

@@ -5,17 +5,20 @@
 #include <numeric>
 
 #include "math/blas.hpp"
+#include "train/parallel.hpp"
 #include "util/error.hpp"
 
 namespace nabla {
 
-Predictor::Predictor(const io::Checkpoint& ck)
+Predictor::Predictor(const io::Checkpoint& ck, int threads, int64_t batch)
     : checkpoint_(ck),
-      net_(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss.type, ck.config.training.batch_size),
-      x_(size_t(ck.config.training.batch_size * ck.inputs)) {
+      batch_(batch > 0 ? batch : ck.config.training.batch_size),
+      net_(ck.config.layers, ck.inputs, ck.outputs, ck.config.loss.type, batch_),
+      team_(threads > 0 ? threads : int(ck.config.training.threads)),
+      x_(size_t(batch_ * ck.inputs)) {
   net_.params() = ck.params;
   set_blas_threads(1);  // as eval and the trainer's evaluation run, so that the outputs are theirs
-  check_blas_room(1);
+  check_blas_room(team_.size());
 }
 
 std::unique_ptr<data::Inputs> Predictor::open(const std::string& input, bool csv_header) const {
@@ -23,10 +26,10 @@ std::unique_ptr<data::Inputs> Predictor::open(const std::string& input, bool csv
 }
 
 int64_t Predictor::run(data::Inputs& in, const std::function<void(int64_t, const float*)>& each) {
-  const int64_t batch = checkpoint_.config.training.batch_size, n = outputs();
+  const int64_t n = outputs();
   int64_t done = 0;
-  for (int64_t rows; (rows = in.read(batch, x_.data())) > 0; done += rows) {
-    const float* a = net_.forward(x_.data(), rows);
+  for (int64_t rows; (rows = in.read(batch_, x_.data())) > 0; done += rows) {
+    const float* a = forward_rows_on(team_, net_, x_.data(), rows);
     for (int64_t i = 0; i < rows; ++i) each(done + i, a + i * n);
   }
   if (done == 0) throw Error(in.path(), "", "holds no samples");

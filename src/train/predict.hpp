@@ -1,7 +1,7 @@
 #pragma once
 // Prediction: a checkpoint's network over inputs without labels (data/inputs.hpp), in batches of
-// the size it trained with and on one BLAS thread, as eval runs it, so that a sample's outputs are
-// the ones eval's accuracy counted.
+// the size it trained with (unless told otherwise), each batch's rows shared out to a team of
+// threads as eval does it, so that a sample's outputs are the ones eval's accuracy counted.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,12 +11,14 @@
 #include "data/inputs.hpp"
 #include "io/checkpoint.hpp"
 #include "nn/network.hpp"
+#include "train/team.hpp"
 
 namespace nabla {
 
 class Predictor {
  public:
-  explicit Predictor(const io::Checkpoint& checkpoint);
+  // threads 0: the config's training.threads; batch 0: its training.batch_size.
+  explicit Predictor(const io::Checkpoint& checkpoint, int threads = 0, int64_t batch = 0);
 
   // The network's outputs per sample: the output layer's activations (softmax probabilities, one
   // sigmoid unit's probability of class 1, ...).
@@ -31,7 +33,9 @@ class Predictor {
 
  private:
   const io::Checkpoint& checkpoint_;
+  int64_t batch_;
   Network<float> net_;
+  Team team_;
   std::vector<float> x_;  // one batch of inputs
 };
 

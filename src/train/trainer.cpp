@@ -226,7 +226,7 @@ std::string Run::evaluate_splits(nlohmann::ordered_json& row, double& metric) {
   std::string line;
   auto split = [&](data::BatchLoader* loader, const std::string& name) -> double {
     if (!loader) return 0;
-    const Evaluation e = evaluate(net_, *loader, plan_.classes);
+    const Evaluation e = evaluate(net_, *loader, parallel_.team(), plan_.classes);
     row[name + "_loss"] = e.loss;
     row[name + "_accuracy"] = e.accuracy;
     line += "  " + name + " loss " + printf_string("%.4f", e.loss) + " acc " + percent(e.accuracy);
@@ -314,7 +314,7 @@ TrainResult Run::finish(double load_seconds) {
     const auto start = Clock::now();
     Network<float> best(c_.layers, plan_.train.features, plan_.classes, c_.loss.type, plan_.largest_batch(c_));
     best.params() = io::load_checkpoint(folder_.best().string()).params;
-    best_on_test = evaluate(best, *loaders_.test, plan_.classes);
+    best_on_test = evaluate(best, *loaders_.test, parallel_.team(), plan_.classes);
     eval_seconds_ += seconds_since(start);
   }
   summary["eval_seconds"] = eval_seconds_;

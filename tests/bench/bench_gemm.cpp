@@ -15,9 +15,14 @@
 // With --threads 2 each product is split in two halves as the training step splits them
 // (parallel.hpp): the first layer's forward pass by units, the others' by rows, δ by rows, gradients
 // by units, in blocks of DataParallel::kBlockUnits (on one thread too); each thread runs its halves
-// of every step's products with single-threaded GEMMs, on its own, with no waiting between phases. With --blas-threads instead, each product is one whole-batch
-// call on OpenBLAS's own threads: what a trainer that leaves the threading to OpenBLAS would call.
-// With --bf16, the step's products in bf16 (gemm_bf16, as training.precision "bf16" runs them).
+// of every step's products with single-threaded GEMMs, on its own, with no waiting between phases. With --blas-threads
+// instead, each product is one whole-batch call on OpenBLAS's own threads: what a trainer that leaves the threading to
+// OpenBLAS would call. With --bf16, the step's products in bf16 (gemm_bf16, as training.precision "bf16" runs them).
+//
+//   bench_gemm --square N --threads T [--repeats 5] [--bf16]
+//
+// The ceiling instead: OpenBLAS's square N x N x N sgemm (or the bf16 product) on T threads of its
+// own, as many calls as take about a second, the median GFLOP/s (2 N³ per call) of the repeats.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -50,11 +55,54 @@ std::vector<int> parse_layers(const char* s) {
   return v;
 }
 
+// OpenBLAS's own square product on `threads` threads of its own (bf16: gemm_bf16, which runs on the
+// calling thread, on `threads` threads each its rows of C): the GFLOP/s that a step's products are
+// compared with.
+int square_ceiling(int n, int threads, int repeats, bool bf16) {
+  if (const std::string why = nabla::bf16_unavailable(); bf16 && !why.empty()) {
+    std::fprintf(stderr, "bench_gemm: no bf16: %s\n", why.c_str());
+    return 2;
+  }
+  const size_t nn = size_t(n) * size_t(n);
+  std::vector<float> a(nn, 0.01f), b(nn, 0.02f), c(nn, 0.0f);
+  std::vector<nabla::bf16> a16(bf16 ? nn : 0, 0x3c00), b16(bf16 ? nn : 0, 0x3c00);
+  auto rows = [&](int t) {
+    const int r0 = n * t / threads, r1 = n * (t + 1) / threads;
+    nabla::gemm_bf16(false, false, r1 - r0, n, n, a16.data() + size_t(r0) * n, n, b16.data(), n,
+                     c.data() + size_t(r0) * n, n);
+  };
+  auto product = [&] {
+    if (bf16) {
+      std::vector<std::thread> team;
+      for (int t = 1; t < threads; ++t) team.emplace_back(rows, t);
+      rows(0);
+      for (auto& th : team) th.join();
+    } else
+      nabla::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  };
+  product();  // warm-up: the pool's threads, the buffers, in bf16 the kernel
+  const auto t0 = std::chrono::steady_clock::now();
+  product();
+  const double once = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int calls = std::max(1, int(1.0 / std::max(once, 1e-6)));
+  std::vector<double> gflops;
+  for (int r = 0; r < repeats; ++r) {
+    const auto r0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < calls; ++i) product();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+    gflops.push_back(2.0 * double(n) * double(n) * double(n) * calls / s / 1e9);
+  }
+  std::sort(gflops.begin(), gflops.end());
+  std::printf("{\"square\": %d, \"threads\": %d, \"bf16\": %s, \"calls\": %d, \"gflops\": %.2f}\n", n, threads,
+              bf16 ? "true" : "false", calls, gflops[gflops.size() / 2]);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<int> sizes = {784, 256, 128, 10};
-  int batch = 64, threads = 1, repeats = 5;
+  int batch = 64, threads = 1, repeats = 5, square = 0;
   long samples = 60000;
   bool bf16 = false, blas_threads = false;
   for (int i = 1; i < argc; i += 2) {
@@ -68,17 +116,25 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_gemm: %s needs a value\n", argv[i]);
       return 2;
     }
-    if (a == "--layers") sizes = parse_layers(argv[i + 1]);
-    else if (a == "--batch") batch = std::atoi(argv[i + 1]);
-    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (a == "--samples") samples = std::atol(argv[i + 1]);
-    else if (a == "--repeats") repeats = std::atoi(argv[i + 1]);
+    if (a == "--layers")
+      sizes = parse_layers(argv[i + 1]);
+    else if (a == "--batch")
+      batch = std::atoi(argv[i + 1]);
+    else if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (a == "--samples")
+      samples = std::atol(argv[i + 1]);
+    else if (a == "--repeats")
+      repeats = std::atoi(argv[i + 1]);
+    else if (a == "--square")
+      square = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "bench_gemm: unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   nabla::set_blas_threads(threads);
+  if (square > 0) return square_ceiling(square, threads, repeats, bf16);
 
   std::vector<Call> calls;
   const int L = int(sizes.size()) - 1;
@@ -153,9 +209,10 @@ int main(int argc, char** argv) {
       split_epochs.push_back(*std::max_element(seconds.begin(), seconds.end()));  // the slower half
     }
     std::sort(split_epochs.begin(), split_epochs.end());
-    std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": %s, \"split\": true, "
-                "\"seconds_per_epoch\": %.6f}\n",
-                batch, threads, steps, bf16 ? "true" : "false", split_epochs[split_epochs.size() / 2]);
+    std::printf(
+        "{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": %s, \"split\": true, "
+        "\"seconds_per_epoch\": %.6f}\n",
+        batch, threads, steps, bf16 ? "true" : "false", split_epochs[split_epochs.size() / 2]);
     return 0;
   }
   std::vector<double> epochs;
@@ -179,12 +236,13 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": false, \"split\": false, "
-              "\"seconds_per_epoch\": %.6f, \"calls\": [",
-              batch, threads, steps, median(epochs));
+  std::printf(
+      "{\"batch\": %d, \"threads\": %d, \"steps\": %ld, \"bf16\": false, \"split\": false, "
+      "\"seconds_per_epoch\": %.6f, \"calls\": [",
+      batch, threads, steps, median(epochs));
   for (size_t i = 0; i < calls.size(); ++i)
-    std::printf("%s{\"what\": \"%s\", \"layer\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"seconds\": %.6f}", i ? ", " : "",
-                calls[i].what, calls[i].layer, calls[i].m, calls[i].n, calls[i].k, median(per_call[i]));
+    std::printf("%s{\"what\": \"%s\", \"layer\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"seconds\": %.6f}",
+                i ? ", " : "", calls[i].what, calls[i].layer, calls[i].m, calls[i].n, calls[i].k, median(per_call[i]));
   std::printf("]}\n");
   return 0;
 }

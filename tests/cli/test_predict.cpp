@@ -611,3 +611,41 @@ TEST_CASE("a run folder moved with its data finds the data again relative to the
   CHECK(resumed.output.find(note) != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("eval and predict give the same bits on any --threads, and --batch changes only a float's last bits") {
+  const fs::path dir = fresh_dir("eval-threads");
+  fs::create_directories(dir);
+  const std::string ckpt = trained(dir);
+  const std::string data = " --images " + kImages + " --labels " + kLabels + " --json";
+  auto eval = [&](const std::string& flags) {
+    const Run r = run_nabla("eval " + ckpt + data + flags);
+    CAPTURE(r.output);
+    REQUIRE(r.code == 0);
+    return nlohmann::json::parse(r.output);
+  };
+  const nlohmann::json one = eval(" --threads 1"), two = eval(" --threads 2"), three = eval(" --threads 3");
+  for (const nlohmann::json* e : {&two, &three}) {
+    CHECK((*e)["loss"].get<double>() == one["loss"].get<double>());  // exactly: the rows' blocks are the batch's
+    CHECK((*e)["confusion"] == one["confusion"]);
+  }
+  CHECK(one["samples"] == 500);
+  CHECK(one["seconds"].get<double>() > 0);
+  CHECK(one["samples_per_second"].get<double>() == doctest::Approx(500 / one["seconds"].get<double>()));
+  // In one batch of all 500 (--batch 1024 is more than there are): every sample, the same figures
+  // but for the GEMMs' shapes.
+  const nlohmann::json big = eval(" --batch 1024 --threads 2");
+  CHECK(big["samples"] == 500);
+  CHECK(big["loss"].get<double>() == doctest::Approx(one["loss"].get<double>()).epsilon(1e-5));
+  // predict: byte-identical files on 1 and 2 threads.
+  for (const char* t : {"1", "2"}) {
+    const Run r = run_nabla("predict " + ckpt + " " + kImages + " --threads " + t + " --output " +
+                            (dir / (std::string("p") + t + ".csv")).string());
+    REQUIRE(r.code == 0);
+  }
+  CHECK(bytes_of(dir / "p1.csv") == bytes_of(dir / "p2.csv"));
+  CHECK(bytes_of(dir / "p1.csv").size() > 500 * 4);
+  const Run bad = run_nabla("eval " + ckpt + " --threads 0");
+  CHECK(bad.code != 0);
+  CHECK(bad.output.find("--threads") != std::string::npos);
+  fs::remove_all(dir);
+}
