@@ -103,6 +103,9 @@ void print_evaluation_json(std::ostream& out, const std::string& checkpoint, con
   }
   j["seconds"] = e.seconds;  // the pass, loading the batches included; not the checkpoint's loading
   j["samples_per_second"] = e.seconds > 0 ? double(e.samples) / e.seconds : 0.0;
+  j["waiting_seconds"] = e.waiting;  // of `seconds`: for the loader's batches
+  const double computing = e.seconds - e.waiting;
+  j["computing_samples_per_second"] = computing > 0 ? double(e.samples) / computing : 0.0;
   out << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 

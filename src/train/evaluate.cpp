@@ -66,7 +66,11 @@ Evaluation evaluate(Network<float>& net, data::BatchLoader& loader, Team& team, 
   const int64_t outputs = net.outputs();
   loader.start_epoch(0);
   data::Batch b;
-  while (loader.next(b)) {
+  for (;;) {
+    const auto wait = std::chrono::steady_clock::now();
+    const bool more = loader.next(b);
+    e.waiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait).count();
+    if (!more) break;
     const float* a = forward_rows_on(team, net, b.x, b.rows);
     const LossResult r = net.loss(b.labels, false, /*plain=*/true);
     loss_sum += r.loss * double(b.rows);

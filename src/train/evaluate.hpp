@@ -20,7 +20,8 @@ struct Evaluation {
   std::vector<int64_t> confusion;  // classes x classes, row = true label, column = prediction
   int64_t top_k = 0;               // with evaluate(..., top_k): the samples whose label is among the
   int64_t top_k_correct = 0;       // top_k most probable classes
-  double seconds = 0;              // the pass's wall time, the loader's batches included
+  double seconds = 0;              // the pass's wall time, the loader's batches included,
+  double waiting = 0;              // of which waiting for the loader's next batch
 
   int64_t count(int64_t label, int64_t predicted) const { return confusion[size_t(label * classes + predicted)]; }
   int64_t total(int64_t label) const;                // the samples of a class
