@@ -101,6 +101,11 @@ SWEEP = [("256-128", 256, 2), ("1024-1024", 256, 2), ("1024-1024", 256, 1), ("20
 WIDE = ("1024-1024", "2048-2048", "2048-1024-512")  # the rows also run in bf16 where it exists
 
 
+def fmt(x, f):
+    """x in printf format f, or a dash as wide when there is no figure."""
+    return (f % x) if x is not None else ("%" + f[1:].split(".")[0] + "s") % "-"
+
+
 def layers_set(hidden):
     dense = [{"type": "dense", "units": int(w), "activation": "relu", "init": "he"} for w in hidden.split("-")]
     return "model.layers=" + json.dumps(dense + [{"type": "dense", "units": 10, "activation": "softmax"}])
@@ -196,7 +201,6 @@ def sweep(args):
             row["bound_s"] = med(x["epoch"] for x in res[c]["bound"])
             row["vs_bound"] = med(a / b["epoch"] for a, b in zip(n, res[c]["bound"]))
         rows.append(row)
-    fmt = lambda x, f: (f % x) if x is not None else ("%" + f[1:].split(".")[0] + "s") % "-"
     print(f"{'hidden':16} {'batch':>5} {'thr':>3} {'prec':>4} {'nabla s':>8} {'GFLOP/s':>8} {'3F GF/s':>8} "
           f"{'x ceil':>6} {'torch s':>8} {'x torch':>7} {'x fp32':>6} {'x bound':>7}")
     for r in rows:
@@ -290,7 +294,6 @@ def main():
         row["vs_torch_best"] = (statistics.median(n["epoch"] / b for n, b in zip(results[c]["nabla"], best))
                                 if best else None)
 
-    fmt = lambda x, f: (f % x) if x is not None else ("%" + f[1:].split(".")[0] + "s") % "-"
     print(f"{'workload':8} {'prec':>4} {'thr':>3} {'nabla s/ep':>10} {'samples/s':>10} {'bound s':>8} {'x bound':>7} "
           f"{'blas s':>7} {'x blas':>6} {'torch s':>8} {'x torch':>7} {'x best':>7} {'RSS MB':>7} {'torch MB':>8} {'x fp32':>6}")
     for r in rows:
