@@ -207,6 +207,7 @@ LossSpec training_loss(const Config& c, const DataPlan& plan) {
   // One pass over the training split's labels: w_c = N / (K·n_c), sklearn's "balanced".
   data::LoaderOptions o = loader_options(c, 0, plan.train_samples, false, 0, int64_t(64) << 20);
   o.batch_size = 4096;
+  o.defer_conversion = true;  // the labels alone: the held images are never scaled into floats
   data::BatchLoader loader(c.data.train, c.data.format, c.data.csv_header, o);
   loader.start_epoch(0);
   std::vector<int64_t> count(size_t(plan.classes), 0);
