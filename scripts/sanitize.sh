@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The sanitized suites, run by scripts/test.sh after the Release suite:
 #   build/sanitize (clang; AddressSanitizer + UndefinedBehaviorSanitizer; libFuzzer): every test, the
-#     replay of every fuzz corpus, and each fuzz target for NABLA_FUZZ_SECONDS (20) seconds;
+#     replay of every fuzz corpus, and each fuzz target for NABLA_FUZZ_SECONDS (12) seconds;
 #   build/tsan (ThreadSanitizer): the train and data tests: the threaded step, the signals, the loader.
 # Every report stops the program that made it, and is also written to build/sanitizer-reports: a
 # report in a nabla process that a test expected to fail would otherwise pass as that failure, so
 # any report file fails the run, whatever the exit codes said.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzz_seconds=${NABLA_FUZZ_SECONDS:-20}
+fuzz_seconds=${NABLA_FUZZ_SECONDS:-12}
 reports=$PWD/build/sanitizer-reports
 rm -rf "$reports"
 mkdir -p "$reports"
